@@ -1,0 +1,21 @@
+# Source hash of contract §4, identical to src/native/source-hash.ts:
+#   sha256 over the sorted relative paths of csrc/** and CMakeLists.txt, each contributing
+#   "<path>\n<sha256 of its bytes>\n".
+file(GLOB_RECURSE files RELATIVE ${ROOT} ${ROOT}/csrc/*)
+list(APPEND files CMakeLists.txt)
+list(SORT files)
+set(acc "")
+foreach(f IN LISTS files)
+  file(SHA256 ${ROOT}/${f} h)
+  string(APPEND acc "${f}\n${h}\n")
+endforeach()
+string(SHA256 hash "${acc}")
+set(content "#define QUARTET_SOURCE_HASH \"${hash}\"\n")
+if(EXISTS ${OUT})
+  file(READ ${OUT} old)
+else()
+  set(old "")
+endif()
+if(NOT old STREQUAL content)
+  file(WRITE ${OUT} "${content}")
+endif()

@@ -1,0 +1,515 @@
+/*
+ * numerics.h — the scalar and block-level arithmetic of numerics.md, written once for every backend.
+ *
+ * Every function here is `QHD`: a plain inline function on the host and a __host__ __device__ one under
+ * nvcc. The CPU reference loops and the CUDA kernels call the very same code on the same values, which is
+ * what makes their bytes identical (contract §3). The rules that keep it so:
+ *  - IEEE binary32, round-to-nearest-even, no FMA contraction (host: -ffp-contract=off; CUDA: --fmad=false
+ *    on every file that includes this header), IEEE division and square root, no flush-to-zero;
+ *  - every sum over a group is the pairwise tree PSUM of §0;
+ *  - randomness is Philox4x32-10 indexed by logical position (§2), never by thread.
+ */
+#ifndef QUARTET_NUMERICS_H
+#define QUARTET_NUMERICS_H
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+#if defined(__CUDACC__)
+#define QHD __host__ __device__ __forceinline__
+#define QUARTET_UNROLL _Pragma("unroll")
+#else
+#define QHD static inline
+#define QUARTET_UNROLL
+#endif
+
+namespace quartet {
+
+/* ---- bit access ----------------------------------------------------------------------------------- */
+
+QHD uint32_t f2u(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+QHD float u2f(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+
+/* 2^e as float32 for e in [-126, 127] (exact, built from the exponent bits). */
+QHD float pow2i(int e) { return u2f((uint32_t)(e + 127) << 23); }
+
+/* floor(log2 a) for a positive finite float, from the exponent bits (subnormals handled exactly). */
+QHD int floor_log2(float a) {
+  uint32_t u = f2u(a) & 0x7FFFFFFFu;
+  int ef = (int)(u >> 23);
+  if (ef != 0) return ef - 127;
+  /* subnormal: value = mant * 2^-149 */
+  int msb = 31;
+  while (msb > 0 && !((u >> msb) & 1u)) --msb;
+  return msb - 149;
+}
+
+QHD bool is_finite(float x) { return (f2u(x) & 0x7F800000u) != 0x7F800000u; }
+QHD float fabs_bits(float x) { return u2f(f2u(x) & 0x7FFFFFFFu); }
+QHD float fmax_exact(float a, float b) { return a > b ? a : b; } /* inputs non-negative, non-NaN */
+
+/* ---- float32 constants of §1.5 (bit patterns, never recomputed) ----------------------------------- */
+
+#define QUARTET_C128 (quartet::u2f(0x3DB504F3u))     /* 1/sqrt(128) */
+#define QUARTET_C32 (quartet::u2f(0x3E3504F3u))      /* 1/sqrt(32)  */
+#define QUARTET_C16 (0.25f)                          /* 1/sqrt(16)  */
+#define QUARTET_V_SR (quartet::u2f(0x40B4B4B5u))     /* 96/17       */
+#define QUARTET_V_ED (quartet::u2f(0x40C24EB2u))     /* 6*16/17/0.93 */
+#define QUARTET_K_RTN (2688.0f)                      /* 6 * 448 */
+#define QUARTET_K_46 (1536.0f)                       /* 6 * 256 */
+#define QUARTET_K_SR (quartet::u2f(0x451E1E1Eu))     /* V_SR * 448 */
+#define QUARTET_K_ED (quartet::u2f(0x44C24EB2u))     /* V_ED * 256 */
+#define QUARTET_C_QUEST (quartet::u2f(0x3EF96285u))  /* 2.92247856 / 6 */
+#define QUARTET_EPS_QUEST (quartet::u2f(0x322BCC77u)) /* 1e-8 */
+
+QHD float hadamard_norm(int d) { return d == 128 ? QUARTET_C128 : d == 32 ? QUARTET_C32 : QUARTET_C16; }
+
+/* ---- BF16 (§1.4) ---------------------------------------------------------------------------------- */
+
+QHD float bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+QHD uint16_t f32_to_bf16(float f) {
+  uint32_t u = f2u(f);
+  if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu)) return (uint16_t)((u >> 16) | 0x40u); /* NaN */
+  uint32_t lsb = (u >> 16) & 1u;
+  return (uint16_t)((u + 0x7FFFu + lsb) >> 16);
+}
+QHD float round_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
+
+/* ---- E2M1 (§1.1) ---------------------------------------------------------------------------------- */
+
+QHD float e2m1_value(uint32_t code) {
+  uint32_t m = code & 7u;
+  /* magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6 */
+  float mag = m < 4u ? 0.5f * (float)m : (m == 4u ? 2.0f : m == 5u ? 3.0f : m == 6u ? 4.0f : 6.0f);
+  return (code & 8u) ? -mag : mag;
+}
+
+/* RNE_E2M1: ties to the even code, saturating, sign from the IEEE sign bit; NaN -> 0x7. */
+QHD uint32_t e2m1_rne(float v) {
+  uint32_t u = f2u(v);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 7u;
+  uint32_t sign = (u >> 28) & 8u;
+  float a = u2f(u & 0x7FFFFFFFu);
+  uint32_t m;
+  if (a <= 0.25f) m = 0;
+  else if (a < 0.75f) m = 1;
+  else if (a <= 1.25f) m = 2;
+  else if (a < 1.75f) m = 3;
+  else if (a <= 2.5f) m = 4;
+  else if (a < 3.5f) m = 5;
+  else if (a <= 5.0f) m = 6;
+  else m = 7;
+  return sign | m;
+}
+
+/* Code of an exactly representable E2M1 magnitude (0, .5, ..., 6) with a sign bit. */
+QHD uint32_t e2m1_code_of_exact(float mag, uint32_t sign) {
+  uint32_t m = mag < 2.0f ? (uint32_t)(mag * 2.0f) : mag == 2.0f ? 4u : mag == 3.0f ? 5u : mag == 4.0f ? 6u : 7u;
+  return sign | m;
+}
+
+/* SR_E2M1 (§5.4): rounds |v| up with probability frac, decided by u24 < frac * 2^24 (exact). */
+QHD uint32_t e2m1_sr(float v, uint32_t u24) {
+  uint32_t u = f2u(v);
+  uint32_t sign = (u >> 28) & 8u;
+  float a = u2f(u & 0x7FFFFFFFu);
+  if (!(a < 6.0f)) return sign | 7u; /* >= 6 (and NaN) saturate */
+  float step = a < 2.0f ? 0.5f : (a < 4.0f ? 1.0f : 2.0f);
+  float r = a / step; /* exact: division by a power of two */
+  float k = floorf(r);
+  float f = r - k;    /* exact */
+  float up = (float)u24 < f * 16777216.0f ? 1.0f : 0.0f;
+  return e2m1_code_of_exact((k + up) * step, sign);
+}
+
+/* ---- E4M3 (§1.2) ---------------------------------------------------------------------------------- */
+
+QHD float e4m3_value(uint32_t code) {
+  code &= 0xFFu;
+  uint32_t e = (code >> 3) & 15u, m = code & 7u;
+  float mag;
+  if ((code & 0x7Fu) == 0x7Fu) mag = u2f(0x7FC00000u);
+  else if (e == 0) mag = (float)m * pow2i(-9);
+  else mag = (float)(8u + m) * pow2i((int)e - 10);
+  return (code & 0x80u) ? -mag : mag;
+}
+
+/* RNE_SAT_E4M3 for finite c >= 0 (NaN -> 0x7F). */
+QHD uint32_t e4m3_rne_sat(float c) {
+  if (!(c == c)) return 0x7Fu;
+  if (c >= 448.0f) return 0x7Eu;
+  if (c < pow2i(-6)) {
+    /* subnormal grid: multiples of 2^-9; rintf is round-half-even */
+    return (uint32_t)rintf(c * 512.0f); /* 0..8; 8 is the smallest normal 0x08 */
+  }
+  int e = floor_log2(c);                      /* -6..8 */
+  float r = c * pow2i(3 - e);                 /* exact, in [8, 16) */
+  uint32_t k = (uint32_t)rintf(r);            /* 8..16 */
+  if (k == 16u) { k = 8u; e += 1; }
+  uint32_t code = ((uint32_t)(e + 7) << 3) | (k - 8u);
+  return code > 0x7Eu ? 0x7Eu : code;
+}
+
+/* SR_E4M3 (§5.6) for c >= 0: unbiased between the two neighbouring E4M3 values. */
+QHD uint32_t e4m3_sr(float c, uint32_t u24) {
+  if (c >= 448.0f) return 0x7Eu;
+  float step = c < pow2i(-6) ? pow2i(-9) : pow2i(floor_log2(c) - 3);
+  float r = c / step; /* exact */
+  float k = floorf(r);
+  float f = r - k;
+  float up = (float)u24 < f * 16777216.0f ? 1.0f : 0.0f;
+  return e4m3_rne_sat((k + up) * step); /* exact value -> its code */
+}
+
+/* ---- E8M0 (§1.3) ---------------------------------------------------------------------------------- */
+
+QHD float e8m0_value(uint32_t code) {
+  code &= 0xFFu;
+  if (code == 0xFFu) return u2f(0x7FC00000u);
+  if (code == 0u) return u2f(0x00400000u); /* 2^-127, subnormal */
+  return u2f(code << 23);
+}
+
+/* ---- Philox4x32-10 (§2) --------------------------------------------------------------------------- */
+
+struct Philox {
+  uint32_t key0, key1;
+};
+
+QHD void philox4x32_10(const uint32_t in[4], uint32_t k0, uint32_t k1, uint32_t out[4]) {
+  uint32_t c0 = in[0], c1 = in[1], c2 = in[2], c3 = in[3];
+  for (int round = 0; round < 10; ++round) {
+    uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+    uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+    uint32_t h0 = (uint32_t)(p0 >> 32), l0 = (uint32_t)p0;
+    uint32_t h1 = (uint32_t)(p1 >> 32), l1 = (uint32_t)p1;
+    uint32_t n0 = h1 ^ c1 ^ k0, n2 = h0 ^ c3 ^ k1;
+    c0 = n0; c1 = l1; c2 = n2; c3 = l0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+/* The four 32-bit words for logical indices 4q..4q+3 of (seed, step, stream, tag). */
+QHD void philox_words(uint32_t seed, uint32_t step, uint32_t stream, uint32_t tag, uint64_t q, uint32_t out[4]) {
+  uint32_t ctr[4] = {(uint32_t)q, (uint32_t)(q >> 32), stream, tag};
+  philox4x32_10(ctr, seed, step, out);
+}
+
+/* u24 of one logical index (a whole Philox call; use philox_words for runs of 4). */
+QHD uint32_t philox_u24(uint32_t seed, uint32_t step, uint32_t stream, uint32_t tag, uint64_t i) {
+  uint32_t w[4];
+  philox_words(seed, step, stream, tag, i >> 2, w);
+  return w[i & 3u] >> 8;
+}
+
+/* 128 RHT signs of one backward call of one layer: ctr (0, 0, 3, layer_id << 8). */
+QHD void rht_signs128(uint32_t seed, uint32_t step, uint32_t layer_id, uint32_t out[4]) {
+  uint32_t ctr[4] = {0u, 0u, 3u, layer_id << 8};
+  philox4x32_10(ctr, seed, step, out);
+}
+
+QHD float rht_sign(const uint32_t signs[4], int j) {
+  return ((signs[(j >> 5) & 3] >> (j & 31)) & 1u) ? -1.0f : 1.0f;
+}
+
+/* ---- pairwise sums (PSUM of §0) ------------------------------------------------------------------- */
+
+/* In-place pairwise tree sum of n (power of two) values; destroys v. */
+template <int N>
+QHD float psum(float* v) {
+QUARTET_UNROLL
+  for (int w = N / 2; w >= 1; w /= 2) {
+QUARTET_UNROLL
+    for (int i = 0; i < w; ++i) v[i] = v[2 * i] + v[2 * i + 1];
+  }
+  return v[0];
+}
+
+/* ---- Walsh-Hadamard (§5.5) ------------------------------------------------------------------------ */
+
+/* In-place RHT-d of d contiguous values: signs, FWHT in natural order, scale by C_d. */
+template <int D>
+QHD void rht_chunk(float* w, const uint32_t* signs) {
+  if (signs) {
+QUARTET_UNROLL
+    for (int j = 0; j < D; ++j) w[j] = w[j] * rht_sign(signs, j);
+  }
+QUARTET_UNROLL
+  for (int h = 1; h < D; h *= 2) {
+QUARTET_UNROLL
+    for (int i = 0; i < D; ++i) {
+      if ((i & h) == 0) {
+        float a = w[i], b = w[i + h];
+        w[i] = a + b;
+        w[i + h] = a - b;
+      }
+    }
+  }
+  const float c = hadamard_norm(D);
+QUARTET_UNROLL
+  for (int j = 0; j < D; ++j) w[j] = w[j] * c;
+}
+
+/* ---- NVFP4 block quantizers (§3.2, §5) ------------------------------------------------------------- */
+
+/* The tensor scale g = A / K_VM, or 1 for an all-zero tensor (§3.2 step 1). */
+QHD float nvfp4_tensor_scale(float amax, float k_vm) { return amax == 0.0f ? 1.0f : amax / k_vm; }
+
+QHD float block_absmax16(const float* x) {
+  float a = 0.0f;
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) a = fmax_exact(a, fabs_bits(x[i]));
+  return a;
+}
+
+QHD void pack16(const uint32_t* c, uint8_t* out8) {
+QUARTET_UNROLL
+  for (int j = 0; j < 8; ++j) out8[j] = (uint8_t)(c[2 * j] | (c[2 * j + 1] << 4));
+}
+
+QHD void signed_zero_codes16(const float* x, uint32_t* c) {
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) c[i] = (f2u(x[i]) >> 28) & 8u;
+}
+
+/* Block scale of §3.2 step 2: s_b = RNE_SAT_E4M3((a_b / V) / g). */
+QHD uint32_t nvfp4_block_scale(float a_b, float v, float g) { return e4m3_rne_sat((a_b / v) / g); }
+
+/* §3.2 steps 3-4 with RNE elements for a given scale code; returns codes in c. */
+QHD void nvfp4_encode_rne16(const float* x, uint32_t s, float g, uint32_t* c) {
+  float d = s ? e4m3_value(s) * g : 0.0f;
+  if (d == 0.0f) { signed_zero_codes16(x, c); return; }
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) c[i] = e2m1_rne(x[i] / d);
+}
+
+/* Same with SR elements: u24[i] is the element's uniform. */
+QHD void nvfp4_encode_sr16(const float* x, uint32_t s, float g, const uint32_t* u24, uint32_t* c) {
+  float d = s ? e4m3_value(s) * g : 0.0f;
+  if (d == 0.0f) { signed_zero_codes16(x, c); return; }
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) c[i] = e2m1_sr(x[i] / d, u24[i]);
+}
+
+/* Squared error of a candidate (§5.3 step 3): PSUM16 of (x - q*s*g)^2. */
+QHD float nvfp4_block_sq_error(const float* x, const uint32_t* c, uint32_t s, float g) {
+  float sv = e4m3_value(s);
+  float t[16];
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) {
+    float dq = (e2m1_value(c[i]) * sv) * g;
+    float d = x[i] - dq;
+    t[i] = d * d;
+  }
+  return psum<16>(t);
+}
+
+/* RTN block (§5.1 / §5.2 with a given block abs-max a_b). Returns the scale code. */
+QHD uint32_t nvfp4_block_rtn(const float* x, float a_b, float g, uint32_t* c) {
+  uint32_t s = nvfp4_block_scale(a_b, 6.0f, g);
+  nvfp4_encode_rne16(x, s, g, c);
+  return s;
+}
+
+/* 4/6 block (§5.3): two candidates, keep 4 iff strictly lower squared error. */
+QHD uint32_t nvfp4_block_four_six(const float* x, float g, uint32_t* c) {
+  float a = block_absmax16(x);
+  uint32_t c6[16], c4[16];
+  uint32_t s6 = nvfp4_block_scale(a, 6.0f, g);
+  uint32_t s4 = nvfp4_block_scale(a, 4.0f, g);
+  nvfp4_encode_rne16(x, s6, g, c6);
+  nvfp4_encode_rne16(x, s4, g, c4);
+  float e6 = nvfp4_block_sq_error(x, c6, s6, g);
+  float e4 = nvfp4_block_sq_error(x, c4, s4, g);
+  bool four = e4 < e6;
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) c[i] = four ? c4[i] : c6[i];
+  return four ? s4 : s6;
+}
+
+/* SR block (§5.4). */
+QHD uint32_t nvfp4_block_sr(const float* x, float g, const uint32_t* u24, uint32_t* c) {
+  uint32_t s = nvfp4_block_scale(block_absmax16(x), QUARTET_V_SR, g);
+  nvfp4_encode_sr16(x, s, g, u24, c);
+  return s;
+}
+
+/* 4/6 with SR elements (§5.4 ablation): candidates draw from u24a (V=6) and u24b (V=4). */
+QHD uint32_t nvfp4_block_sr_four_six(const float* x, float g, const uint32_t* u24a, const uint32_t* u24b,
+                                     uint32_t* c) {
+  float a = block_absmax16(x);
+  uint32_t c6[16], c4[16];
+  uint32_t s6 = nvfp4_block_scale(a, 6.0f, g);
+  uint32_t s4 = nvfp4_block_scale(a, 4.0f, g);
+  nvfp4_encode_sr16(x, s6, g, u24a, c6);
+  nvfp4_encode_sr16(x, s4, g, u24b, c4);
+  float e6 = nvfp4_block_sq_error(x, c6, s6, g);
+  float e4 = nvfp4_block_sq_error(x, c4, s4, g);
+  bool four = e4 < e6;
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) c[i] = four ? c4[i] : c6[i];
+  return four ? s4 : s6;
+}
+
+/* EDEN factor S = PSUM16(v^2) / PSUM16(v q) (§5.6 step 4), with q the RNE codes of v. */
+QHD float eden_factor16(const float* v, const uint32_t* c) {
+  float n[16], d[16];
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) {
+    n[i] = v[i] * v[i];
+    d[i] = v[i] * e2m1_value(c[i]);
+  }
+  float sn = psum<16>(n), sd = psum<16>(d);
+  return sd == 0.0f ? 1.0f : sn / sd;
+}
+
+/* MS-EDEN variant A block (§5.6 steps 2-5) for rotated y, grid max v_max and tensor scale g. Outputs codes,
+ * S and the corrected scale c_b; returns the stored scale SR_E4M3(c_b, u24). A zero block scale (or an
+ * underflowing decode scale) stores scale 0 with signed-zero codes. */
+QHD uint32_t eden_a_block(const float* y, float v_max, float g, uint32_t u24, uint32_t* c, float* s_out,
+                          float* corrected_out) {
+  uint32_t s = nvfp4_block_scale(block_absmax16(y), v_max, g);
+  float d = s ? e4m3_value(s) * g : 0.0f;
+  if (d == 0.0f) {
+    signed_zero_codes16(y, c);
+    *s_out = 1.0f;
+    *corrected_out = 0.0f;
+    return 0u;
+  }
+  float v[16];
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) {
+    v[i] = y[i] / d;
+    c[i] = e2m1_rne(v[i]);
+  }
+  float S = eden_factor16(v, c);
+  float cb = e4m3_value(s) * S;
+  *s_out = S;
+  *corrected_out = cb;
+  return e4m3_sr(cb, u24);
+}
+
+/* MS-EDEN variant B, kernel 1 (§5.7 steps 1-4): codes and the BF16 pre-scale f_b (returned as float). */
+QHD float eden_b_block_prescale(const float* y, uint32_t* c) {
+  float p = u2f(f2u(block_absmax16(y) / QUARTET_V_ED) & 0xFFF80000u); /* TRUNC_E8M4 */
+  if (p < pow2i(-126)) {
+    signed_zero_codes16(y, c);
+    return 0.0f;
+  }
+  float v[16];
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) {
+    v[i] = y[i] / p;
+    c[i] = e2m1_rne(v[i]);
+  }
+  float S = eden_factor16(v, c);
+  return round_bf16(p * S);
+}
+
+/* MS-EDEN variant B, kernel 2 (§5.7 steps 6-7): g from the tensor's largest pre-scale F, then the scale. */
+QHD float eden_b_tensor_scale(float F) { return F == 0.0f ? 1.0f : F / 256.0f; }
+QHD uint32_t eden_b_block_scale(float f_b, float F, float g, uint32_t u24) {
+  if (F == 0.0f) return 0u;
+  return e4m3_sr(f_b / g, u24);
+}
+
+/* ---- MXFP4 block quantizers (§4, §5.9, §5.10) ------------------------------------------------------ */
+
+QHD float block_absmax32(const float* x) {
+  float a = 0.0f;
+QUARTET_UNROLL
+  for (int i = 0; i < 32; ++i) a = fmax_exact(a, fabs_bits(x[i]));
+  return a;
+}
+
+/* E8M0 code for 2^e, clamped to the representable codes 0..254. */
+QHD uint32_t e8m0_code_of_exp(int e) {
+  int c = e + 127;
+  return (uint32_t)(c < 0 ? 0 : c > 254 ? 254 : c);
+}
+
+/* OCP rule (§4): scale 2^(floor(log2 amax) - 2), saturating RNE elements. Returns the E8M0 code. */
+QHD uint32_t mx_block_ocp(const float* x, uint32_t* c) {
+  float a = block_absmax32(x);
+  uint32_t code = a == 0.0f ? 0u : e8m0_code_of_exp(floor_log2(a) - 2);
+  float X = e8m0_value(code);
+QUARTET_UNROLL
+  for (int i = 0; i < 32; ++i) c[i] = e2m1_rne(x[i] / X);
+  return code;
+}
+
+/* QuEST (§5.9 steps 2-6) on an already Hadamard-rotated 32-chunk y. mask bit i = |v_i| < 6. */
+QHD uint32_t mx_block_quest(const float* y, uint32_t* c, uint32_t* mask) {
+  float t[32];
+QUARTET_UNROLL
+  for (int i = 0; i < 32; ++i) t[i] = y[i];
+  float m1 = psum<32>(t) / 32.0f;
+QUARTET_UNROLL
+  for (int i = 0; i < 32; ++i) t[i] = y[i] * y[i];
+  float m2 = psum<32>(t) / 32.0f;
+  float var = m2 - m1 * m1;
+  float r = var >= 0.0f ? sqrtf(var) * QUARTET_C_QUEST + QUARTET_EPS_QUEST : 1.0f;
+  uint32_t code = (f2u(r) >> 23) & 0xFFu; /* r >= 1e-8 is normal: the biased exponent field */
+  float X = e8m0_value(code);
+  uint32_t m = 0;
+QUARTET_UNROLL
+  for (int i = 0; i < 32; ++i) {
+    float v = y[i] / X;
+    c[i] = e2m1_rne(v);
+    m |= (fabs_bits(v) < 6.0f ? 1u : 0u) << i;
+  }
+  *mask = m;
+  return code;
+}
+
+/* Range-matched RTN / SR (§5.10): stored scale 2^(e-2), elements of y * 3 * 2^-e. u24 NULL = RTN. */
+QHD uint32_t mx_block_range_matched(const float* y, const uint32_t* u24, uint32_t* c) {
+  float a = block_absmax32(y);
+  if (a == 0.0f) {
+QUARTET_UNROLL
+    for (int i = 0; i < 32; ++i) c[i] = (f2u(y[i]) >> 28) & 8u;
+    return 0u;
+  }
+  int e = floor_log2(a);
+  /* 3 * 2^-e, exact; for e < -125 split the power of two so nothing overflows */
+  float mul = e > -126 ? 3.0f * pow2i(-e) : 3.0f * pow2i(126) * pow2i(-e - 126);
+QUARTET_UNROLL
+  for (int i = 0; i < 32; ++i) {
+    float v = y[i] * mul;
+    c[i] = u24 ? e2m1_sr(v, u24[i]) : e2m1_rne(v);
+  }
+  return e8m0_code_of_exp(e - 2);
+}
+
+/* ---- 128x4 swizzled scale layout (§3.5) ----------------------------------------------------------- */
+
+QHD int64_t swizzle_offset(int64_t r, int64_t c, int64_t scale_cols) {
+  int64_t nct = (scale_cols + 3) / 4;
+  return ((r >> 7) * nct + (c >> 2)) * 512 + (r & 31) * 16 + ((r >> 5) & 3) * 4 + (c & 3);
+}
+QHD int64_t swizzled_bytes(int64_t rows, int64_t scale_cols) {
+  return ((rows + 127) / 128) * 128 * ((scale_cols + 3) / 4) * 4;
+}
+
+}  // namespace quartet
+
+#endif
