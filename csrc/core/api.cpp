@@ -167,6 +167,20 @@ QUARTET_API int32_t quartet_cuda_stream(void** stream) {
   return cuda::stream(stream);
 }
 
+QUARTET_API int32_t quartet_cuda_set_gemm_path(int32_t path) {
+  const char* fn = "quartet_cuda_set_gemm_path";
+  if (path < 0 || path > 6) return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "path must be in [0, 6], got %d", path);
+  QUARTET_TRY(check_backend(fn, QUARTET_BACKEND_CUDA));
+  return cuda::set_gemm_path(path);
+}
+
+QUARTET_API int32_t quartet_cuda_gemm_last_path(int32_t* path) {
+  const char* fn = "quartet_cuda_gemm_last_path";
+  QUARTET_TRY(check_ptr(fn, path, "path"));
+  QUARTET_TRY(check_backend(fn, QUARTET_BACKEND_CUDA));
+  return cuda::gemm_last_path(path);
+}
+
 // ---- memory ---------------------------------------------------------------------------------------
 
 QUARTET_API int32_t quartet_malloc(int32_t backend, int64_t bytes, void** ptr) {

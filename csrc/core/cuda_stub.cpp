@@ -28,6 +28,9 @@ const char* optional_libraries_json() {
   return "{\"cublasLt\":{\"found\":false,\"detail\":\"no CUDA backend in this build\"}}";
 }
 
+int32_t set_gemm_path(int32_t) { return absent("quartet_cuda_set_gemm_path"); }
+int32_t gemm_last_path(int32_t*) { return absent("quartet_cuda_gemm_last_path"); }
+
 int32_t absmax(const AbsmaxArgs&) { return absent("quartet_absmax"); }
 int32_t rht(const RhtArgs&) { return absent("quartet_rht"); }
 int32_t quantize(const QuantizeArgs&) { return absent("quartet_quantize"); }

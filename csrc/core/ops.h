@@ -149,6 +149,9 @@ const char* runtime_version();     // e.g. "13.0" (compiled-in runtime)
 const char* arch_list();           // e.g. "80,90a,100a,120a"
 // JSON object text for build info's "optional" libraries (e.g. cuBLASLt found by dlopen).
 const char* optional_libraries_json();
+// GEMM path override and report (values: GemmPath in csrc/cuda/gemm_paths.h; argument already range-checked).
+int32_t set_gemm_path(int32_t path);
+int32_t gemm_last_path(int32_t* path);
 }  // namespace cuda
 
 }  // namespace quartet

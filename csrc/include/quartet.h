@@ -263,6 +263,14 @@ QUARTET_API int32_t quartet_gemm(int32_t backend, int32_t ab_dtype, int32_t tran
                                  const void* b, int64_t ldb, float beta, void* c, int64_t ldc,
                                  int32_t c_dtype);
 
+/* GEMM path selection on CUDA (run-time dispatch by device arch unless overridden; for tests and
+ * benchmarks). path: 0 auto, 1 decode-to-BF16 mma.sync, 2 decode-to-BF16 wgmma (sm_90a), 3 sm_120a
+ * block-scaled mma.sync, 4 the sm_120a data path with a software MMA stand-in (any arch), 5 cuBLASLt,
+ * 6 built-in dense. A path that cannot serve a call returns QUARTET_ERR_UNSUPPORTED (no silent fallback
+ * when a path is forced). quartet_cuda_gemm_last_path reports the path the last GEMM call used. */
+QUARTET_API int32_t quartet_cuda_set_gemm_path(int32_t path);
+QUARTET_API int32_t quartet_cuda_gemm_last_path(int32_t* path);
+
 #ifdef __cplusplus
 }
 #endif
