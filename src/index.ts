@@ -22,6 +22,7 @@ export {
   type RhtOptions,
 } from "./quantize.ts";
 export { fp4Gemm, nvfp4Gemm, gemm, type Fp4GemmOptions, type GemmOptions } from "./gemm.ts";
+export { QuartetLinear, RECIPES, LinearOptionsSchema, recipeFor, type Recipe, type LinearOptions, type PrecisionPolicy, type StepKey } from "./linear.ts";
 export * as formats from "./formats.ts";
 export { buildInfo, cudaAvailable, setCpuThreads, cpuThreads, synchronize, type BuildInfo } from "./info.ts";
 export { native, check } from "./native/ffi.ts";

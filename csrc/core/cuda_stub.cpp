@@ -39,6 +39,9 @@ int32_t dequantize(const DequantizeArgs&) { return absent("quartet_dequantize");
 int32_t swizzle(const SwizzleArgs&) { return absent("quartet_swizzle_scales"); }
 int32_t gemm_fp4(const Fp4GemmArgs&) { return absent("quartet_gemm_fp4"); }
 int32_t gemm(const GemmArgs&) { return absent("quartet_gemm"); }
+int32_t convert(const ConvertArgs&) { return absent("quartet_linear"); }
+int32_t transpose16(const Transpose16Args&) { return absent("quartet_linear"); }
+int32_t mask_rht(const MaskRhtArgs&) { return absent("quartet_linear"); }
 
 }  // namespace cuda
 }  // namespace quartet

@@ -111,6 +111,33 @@ struct GemmArgs {
   int32_t c_dtype;
 };
 
+// Small element-wise ops the linear layers are built from (csrc/cpu/linear_ops.cpp, csrc/cuda/linear_ops.cu).
+struct ConvertArgs {      // out[i] = x[i] (F32 <-> BF16, RNE), n elements
+  const void* x;
+  int32_t x_dtype;
+  void* out;
+  int32_t out_dtype;
+  int64_t n;
+};
+struct Transpose16Args {  // exact transpose of a 16x16-blocked NVFP4 matrix [rows, cols] -> [cols, rows]
+  const uint8_t* codes;
+  const uint8_t* scales;  // linear [rows, cols/16], tile-replicated
+  const float* tensor_scale;
+  int64_t rows, cols;
+  uint8_t* out_codes;
+  uint8_t* out_scales;    // linear [cols, rows/16]
+  float* out_tensor_scale;
+};
+struct MaskRhtArgs {      // out = RHT(x (.) mask) row-wise (Quartet v1 backward through QuEST); x F32 [rows, cols]
+  const float* x;
+  const uint8_t* mask;    // [rows, cols/8] bits, as the QuEST trust mask
+  int64_t rows, cols;
+  RhtSpec rht;
+  void* out;
+  int32_t out_dtype;
+  bool accumulate;        // F32 out only: out += result
+};
+
 inline int32_t block_size(int32_t format) { return format == QUARTET_FORMAT_MXFP4 ? 32 : 16; }
 
 // Each backend implements these (returning QUARTET_OK or fail(...)). `fn` is the public name for errors.
@@ -124,6 +151,9 @@ inline int32_t block_size(int32_t format) { return format == QUARTET_FORMAT_MXFP
   int32_t swizzle(const SwizzleArgs& a);                                            \
   int32_t gemm_fp4(const Fp4GemmArgs& a);                                           \
   int32_t gemm(const GemmArgs& a);                                                  \
+  int32_t convert(const ConvertArgs& a);                                            \
+  int32_t transpose16(const Transpose16Args& a);                                    \
+  int32_t mask_rht(const MaskRhtArgs& a);                                           \
   }
 
 QUARTET_BACKEND_OPS(cpu)

@@ -271,6 +271,56 @@ QUARTET_API int32_t quartet_gemm(int32_t backend, int32_t ab_dtype, int32_t tran
 QUARTET_API int32_t quartet_cuda_set_gemm_path(int32_t path);
 QUARTET_API int32_t quartet_cuda_gemm_last_path(int32_t* path);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* Linear layers (§6): Quartet II and the recipes it is compared with                                   */
+
+typedef enum quartet_recipe {
+  QUARTET_RECIPE_BF16 = 0,      /* baseline: three BF16 GEMMs (FP32 accumulation)                         */
+  QUARTET_RECIPE_QUARTET2 = 1,  /* §6.1: 4/6 (or RTN) forward, MS-EDEN + RHT-128 backward, re-quantized   */
+  QUARTET_RECIPE_NVIDIA = 2,    /* §6.2: RTN 1x16 X, RTN 16x16 W, SR gradients, RHT-16 on wgrad operands  */
+  QUARTET_RECIPE_TETRAJET2 = 3, /* §6.3: RTN forward, SR + RHT backward on all four operands, re-quantized */
+  QUARTET_RECIPE_QUARTET1 = 4   /* §6.5: MXFP4, QuEST forward (fixed H32, trust masks), range-matched RTN  */
+} quartet_recipe;
+
+enum {
+  QUARTET_LINEAR_FOUR_SIX = 1,        /* 4/6 forward (quartet2: on by default in the TypeScript layer)     */
+  QUARTET_LINEAR_EDEN_A = 2,          /* quartet2: MS-EDEN variant A instead of B                            */
+  QUARTET_LINEAR_DELAYED_AMAX = 4,    /* quartet2 with EDEN_A: previous step's abs-max for E and E^T (§5.11) */
+  QUARTET_LINEAR_FORWARD_ONLY = 8,    /* quantize the forward only; backward GEMMs in BF16 on dequantized operands */
+  QUARTET_LINEAR_BACKWARD_ONLY = 16,  /* quantize the backward only; forward in BF16                         */
+  QUARTET_LINEAR_REDRAW_SIGNS = 32,   /* nvidia: redraw RHT-16 signs every backward (default: TE's fixed signs) */
+  QUARTET_LINEAR_SR_BACKWARD = 64,    /* quartet1: SR instead of RTN in the range-matched backward            */
+  QUARTET_LINEAR_RTN_BACKWARD = 128   /* quartet2 ablation: RTN after the RHT instead of MS-EDEN (biased)      */
+};
+
+/*
+ * A linear layer Y[T, N] = X[T, K] W[N, K]^T with all its workspace preallocated for up to max_tokens
+ * tokens (no allocation per step). rht_dim: 0 = the recipe's default (128 quartet2, 16 nvidia, 32 tetrajet2 and
+ * quartet1). layer_id keys the Philox streams (tensor_tag = layer_id << 8 | role) and the RHT signs.
+ * Shape rules: K and N multiples of 16 (32 for quartet1); rotated dimensions multiples of rht_dim; quartet2
+ * needs K, N and T multiples of 128 (as the official kernels); T a multiple of 16 for nvidia.
+ * The handle owns its memory; destroy it with quartet_linear_destroy.
+ */
+QUARTET_API int32_t quartet_linear_create(int32_t backend, int32_t recipe, int32_t flags, int32_t rht_dim,
+                                          int64_t in_features, int64_t out_features, int64_t max_tokens,
+                                          uint32_t layer_id, void** handle);
+QUARTET_API int32_t quartet_linear_destroy(void* handle);
+/* Forward: x [tokens, K] (F32 or BF16), w [N, K] F32 (master weights), y [tokens, N] BF16. Saves what the
+ * recipe keeps for the backward (quartet2: the NVFP4 triples of X and W only). */
+QUARTET_API int32_t quartet_linear_forward(void* handle, const void* x, int32_t x_dtype, int64_t tokens,
+                                           const float* w, void* y, uint32_t seed, uint32_t step);
+/* Backward of the last forward: e = dL/dY [tokens, N] BF16 -> dx [tokens, K] BF16 (nullable: skip dgrad) and
+ * dw [N, K] F32 (written, or added to when accumulate_dw = 1). w must be the forward's w, unchanged. */
+QUARTET_API int32_t quartet_linear_backward(void* handle, const void* e, const float* w, void* dx, float* dw,
+                                            int32_t accumulate_dw, uint32_t seed, uint32_t step);
+/* Bytes the layer keeps between forward and backward at max_tokens (what the recipe saves). */
+QUARTET_API int32_t quartet_linear_saved_bytes(void* handle, int64_t* bytes);
+/* The quantized operands of the last forward/backward, for tests: which = 0 Xq, 1 Wq, 2 E', 3 W', 4 E'', 5 X''.
+ * Pointers into the handle's workspace (backend memory), valid until the next call on the handle. */
+QUARTET_API int32_t quartet_linear_operand(void* handle, int32_t which, const uint8_t** codes,
+                                           const uint8_t** scales, const float** tensor_scale, int64_t* rows,
+                                           int64_t* cols, int32_t* format);
+
 #ifdef __cplusplus
 }
 #endif

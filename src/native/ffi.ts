@@ -68,6 +68,12 @@ const SYMBOLS = {
     args: [i32, i32, i32, i32, i64, i64, i64, f32, ptr, i64, ptr, i64, f32, ptr, i64, i32],
     returns: i32,
   },
+  quartet_linear_create: { args: [i32, i32, i32, i32, i64, i64, i64, u32, ptr], returns: i32 },
+  quartet_linear_destroy: { args: [ptr], returns: i32 },
+  quartet_linear_forward: { args: [ptr, ptr, i32, i64, ptr, ptr, u32, u32], returns: i32 },
+  quartet_linear_backward: { args: [ptr, ptr, ptr, ptr, ptr, i32, u32, u32], returns: i32 },
+  quartet_linear_saved_bytes: { args: [ptr, ptr], returns: i32 },
+  quartet_linear_operand: { args: [ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr], returns: i32 },
 } as const;
 
 function open() {

@@ -1,0 +1,55 @@
+// requantize.cpp — re-quantize a saved quantized tensor along its other dimension on the CPU
+// (quartet_requantize, numerics.md §5.8): decode src [rows, cols] to FP32, transpose to the logical
+// [cols, rows], RHT along the new K = rows, quantize. It is the quantize driver fed by a decoding reader,
+// so the result equals quantize(dequantize(src) as F32, transpose = 1) bit for bit.
+#include "core/status.h"
+#include "cpu/cpu_common.h"
+#include "cpu/cpu_internal.h"
+#include "cpu/logical_matrix.h"
+#include "cpu/row_readers.h"
+
+namespace quartet {
+namespace cpu {
+
+int32_t requantize(const RequantizeArgs& a) {
+  const char* fn = "quartet_requantize";
+  QuantizeArgs q{};
+  q.format = a.format;
+  q.method = a.method;
+  q.x = nullptr;  // the source is the decoded src, read below
+  q.x_dtype = QUARTET_DTYPE_F32;
+  q.rows = a.rows;
+  q.cols = a.cols;
+  q.transpose = true;
+  q.R = a.cols;
+  q.K = a.rows;
+  q.rht = a.rht;
+  q.seed = a.seed;
+  q.step = a.step;
+  q.tag = a.tag;
+  q.amax_override = nullptr;
+  q.amax_out = nullptr;
+  q.scale_layout = a.scale_layout;
+  q.codes = a.codes;
+  q.scales = a.scales;
+  q.tensor_scale = a.tensor_scale;
+  q.trust_mask = nullptr;
+
+  auto y = scratch<float>(q.R * q.K);
+  if (!y)
+    return fail(QUARTET_ERR_OUT_OF_MEMORY, fn, "cannot allocate the FP32 working copy of the [%lld, %lld] matrix",
+                (long long)q.R, (long long)q.K);
+  const ScalePlacement src_place = scale_placement(a.cols / block_size(a.src_format), QUARTET_SCALES_LINEAR);
+  if (a.src_format == QUARTET_FORMAT_NVFP4) {
+    const float g = a.src_tensor_scale ? *a.src_tensor_scale : 1.0f;
+    materialize_logical(Nvfp4RowReader{a.src_codes, a.src_scales, g, a.cols, src_place}, a.rows, a.cols, true,
+                        y.get());
+  } else {
+    materialize_logical(Mxfp4RowReader{a.src_codes, a.src_scales, a.cols, src_place}, a.rows, a.cols, true, y.get());
+  }
+  rotate_rows(y.get(), q.R, q.K, q.rht);
+  return quantize_logical(fn, "the dequantized source", y.get(), q);
+}
+
+}  // namespace cpu
+}  // namespace quartet
