@@ -115,7 +115,8 @@ export class QuartetLinear implements Disposable {
     this.#checkWeight(fn, w);
     if (into && (into.dtype !== "bf16" || into.shape[0] !== T || into.shape[1] !== this.outFeatures))
       throw argumentError(fn, "into", `a bf16 Tensor [${T}, ${this.outFeatures}]`, into);
-    sameDevice(fn, { x, w, into, layer: Tensor.empty([1], { device: this.device }) });
+    const device = sameDevice(fn, { x, w, into });
+    if (device !== this.device) throw argumentError(fn, "x", `a tensor on ${this.device} (the layer's device)`, device);
     const y = into ?? Tensor.empty([T, this.outFeatures], { dtype: "bf16", device: this.device });
     try {
       check(native().quartet_linear_forward(h, x.handle, DTYPE_CODE[x.dtype], T, w.handle, y.handle, key.seed >>> 0, key.step >>> 0));
@@ -143,7 +144,8 @@ export class QuartetLinear implements Disposable {
     const dxInto = wantDx instanceof Tensor ? wantDx : undefined;
     if (dxInto && (dxInto.dtype !== "bf16" || dxInto.shape[0] !== T || dxInto.shape[1] !== this.inFeatures))
       throw argumentError(fn, "dx", `a bf16 Tensor [${T}, ${this.inFeatures}]`, dxInto);
-    sameDevice(fn, { e, w, dw, dx: dxInto });
+    const device = sameDevice(fn, { e, w, dw, dx: dxInto });
+    if (device !== this.device) throw argumentError(fn, "e", `a tensor on ${this.device} (the layer's device)`, device);
     const dx = wantDx === false ? null : dxInto ?? Tensor.empty([T, this.inFeatures], { dtype: "bf16", device: this.device });
     try {
       check(native().quartet_linear_backward(h, e.handle, w.handle, dx?.handle ?? null, dw.handle, key.accumulate ? 1 : 0,
