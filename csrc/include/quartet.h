@@ -321,6 +321,127 @@ QUARTET_API int32_t quartet_linear_operand(void* handle, int32_t which, const ui
                                            const uint8_t** scales, const float** tensor_scale, int64_t* rows,
                                            int64_t* cols, int32_t* format);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* Optimizer (§7): AdamW on FP32 master weights and states, gradient clipping by the global norm          */
+
+/*
+ * Sums of squares of `count` (>= 1) F32 tensors, for the global gradient norm. tensors[i] (backend memory)
+ * holds sizes[i] > 0 floats; `tensors`, `sizes` and `sumsq` are host arrays. sumsq[i] is the pairwise tree
+ * sum (PSUM, §0) in binary64 of the exact binary64 squares x_j * x_j, over the values zero-padded to a power
+ * of two: one fixed order, so CPU and CUDA return the same bits for any thread count. A NaN or Inf element
+ * propagates into sumsq[i] (no error): the caller can name the tensor whose sum is not finite. Synchronizes.
+ */
+QUARTET_API int32_t quartet_sum_squares(int32_t backend, int32_t count, const float* const* tensors,
+                                        const int64_t* sizes, double* sumsq);
+
+/*
+ * One AdamW step (decoupled weight decay, as torch.optim.AdamW) on n F32 elements, in place on the master
+ * weights w and the moments m, v (backend memory; w, m, v and grad must not overlap). With c1 = 1 - beta1^step
+ * and c2 = 1 - beta2^step (binary64, step >= 1, the powers by square-and-multiply, lowest bit first), the
+ * float32 scalars decay = fl(1 - lr*weight_decay), step_size = fl(lr / c1), root_c2 = fl(sqrt(c2)) (each
+ * computed in binary64, rounded once), b1 = fl(1 - beta1), b2 = fl(1 - beta2) are derived once on the host;
+ * then per element, in float32 (RNE, no FMA):
+ *     g = grad * grad_scale;  m = beta1*m + b1*g;  v = beta2*v + b2*(g*g);
+ *     w = w * decay;          w = w - step_size * (m / (sqrt(v) / root_c2 + eps))
+ * grad_scale folds the clipping factor and 1/(micro-batches). Bit-identical on CPU and CUDA.
+ * Ranges: lr, weight_decay >= 0 with lr*weight_decay < 1; beta1, beta2 in [0, 1); eps > 0; grad_scale >= 0;
+ * all finite.
+ */
+QUARTET_API int32_t quartet_adamw_step(int32_t backend, float* w, const float* grad, float* m, float* v,
+                                       int64_t n, int64_t step, float lr, float beta1, float beta2, float eps,
+                                       float weight_decay, float grad_scale);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Model ops (§7): the parts of the Llama-style decoder that stay in BF16/FP32                          */
+/*
+ * Tokens T = batch * seq; activations are row-major [T, width] in F32 or BF16 (dtype arguments); parameters
+ * and their gradients are F32. All math is FP32; BF16 outputs round to nearest even. Token ids and targets
+ * are int32 arrays in backend memory. Every buffer, saved tensor and scratch is the caller's: no call
+ * allocates. Gradients of parameters are accumulated (+=); activation gradients are written unless an
+ * `accumulate` argument says otherwise. CPU and CUDA give identical bytes for every op of this section
+ * except attention (tensor-core GEMMs on the GPU): they share the arithmetic and the reduction orders.
+ */
+
+/* out[t, :] = table[tokens[t], :]. table F32 [vocab, dim]; out [n, dim] F32 or BF16. An id outside
+ * [0, vocab) is QUARTET_ERR_INVALID_ARGUMENT (on CUDA reported by the next synchronizing call). */
+QUARTET_API int32_t quartet_embedding_forward(int32_t backend, const int32_t* tokens, int64_t n, const float* table,
+                                              int64_t vocab, int64_t dim, void* out, int32_t out_dtype);
+/* dtable[tokens[t], :] += dout[t, :], each row summed in increasing t (deterministic, no atomics). */
+QUARTET_API int32_t quartet_embedding_backward(int32_t backend, const int32_t* tokens, int64_t n, const void* dout,
+                                               int32_t dout_dtype, int64_t vocab, int64_t dim, float* dtable);
+
+/* RMSNorm: rstd = 1 / sqrt(sum(x^2) / dim + eps), y = (x * rstd) * weight. rstd F32 [rows] (nullable) is
+ * saved for the backward. The sum of squares uses 32 strided partials and a butterfly (model_numerics.h). */
+QUARTET_API int32_t quartet_rmsnorm_forward(int32_t backend, const void* x, int32_t x_dtype, int64_t rows,
+                                            int64_t dim, const float* weight, float eps, void* y, int32_t y_dtype,
+                                            float* rstd);
+/* Number of F32 elements of the backward's scratch: ceil(rows / 128) * dim (partial weight gradients). */
+QUARTET_API int32_t quartet_rmsnorm_scratch_elems(int64_t rows, int64_t dim, int64_t* elems);
+/* Backward: dx = rstd * (g - xhat * sum(g * xhat) / dim) with g = dy * weight, xhat = x * rstd; written to dx,
+ * or added to it when accumulate_dx = 1 (dx must then be F32). dweight[:] += sum over rows of dy * xhat,
+ * in 128-row partials (scratch) summed in order. */
+QUARTET_API int32_t quartet_rmsnorm_backward(int32_t backend, const void* x, int32_t x_dtype, int64_t rows,
+                                             int64_t dim, const float* weight, const float* rstd, const void* dy,
+                                             int32_t dy_dtype, void* dx, int32_t dx_dtype, int32_t accumulate_dx,
+                                             float* dweight, float* scratch);
+
+/* RoPE tables (host arrays, CPU only): cos/sin[p, j] = cos/sin(p * theta^(-2j / head_dim)) for p < seq_len,
+ * j < head_dim / 2, computed in double and rounded once. Copy them to the backend for quartet_rope_*. */
+QUARTET_API int32_t quartet_rope_table(int64_t seq_len, int64_t head_dim, double theta, float* cos_table,
+                                       float* sin_table);
+/* RoPE in place, rotate-half convention: in every row t of x (row stride ld elements), position
+ * p = t % seq_len, every head h < heads at columns h * head_dim, pairs (a, b) = (j, j + head_dim / 2):
+ * a' = a cos - b sin, b' = b cos + a sin. For a fused QKV [T, 3d] buffer pass ld = 3d and heads = 2 *
+ * n_heads (q and k). The backward applies the transposed rotation to the gradient. */
+QUARTET_API int32_t quartet_rope_forward(int32_t backend, void* x, int32_t dtype, int64_t rows, int64_t ld,
+                                         int64_t heads, int64_t head_dim, int64_t seq_len, const float* cos_table,
+                                         const float* sin_table);
+QUARTET_API int32_t quartet_rope_backward(int32_t backend, void* dx, int32_t dtype, int64_t rows, int64_t ld,
+                                          int64_t heads, int64_t head_dim, int64_t seq_len, const float* cos_table,
+                                          const float* sin_table);
+
+/*
+ * Causal multi-head attention, softmax scale 1/sqrt(head_dim). qkv [batch * seq, 3 * heads * head_dim]:
+ * q | k | v, head h at columns h * head_dim of each third (RoPE applied). out [batch * seq, heads *
+ * head_dim]. lse F32 [batch, heads, seq]: the natural log-sum-exp of each query's scaled scores, saved for
+ * the backward. CPU: exact FP32 softmax (F32 or BF16 data). CUDA: BF16 only, head_dim 64 or 128, a
+ * flash-style fused kernel (mma.sync BF16, online softmax; P rounded to BF16 before P V).
+ */
+QUARTET_API int32_t quartet_attention_forward(int32_t backend, const void* qkv, int32_t dtype, int64_t batch,
+                                              int64_t seq, int64_t heads, int64_t head_dim, void* out, float* lse);
+/* Backward: dout [batch * seq, heads * head_dim] -> dqkv (written, same layout as qkv); out and lse are the
+ * forward's. delta: F32 scratch [batch, heads, seq]. Deterministic (no atomics) on both backends. */
+QUARTET_API int32_t quartet_attention_backward(int32_t backend, const void* qkv, const void* out, const void* dout,
+                                               const float* lse, int32_t dtype, int64_t batch, int64_t seq,
+                                               int64_t heads, int64_t head_dim, void* dqkv, float* delta);
+
+/* SwiGLU: h[t, j] = silu(gu[t, j]) * gu[t, hidden + j] (gate | up halves of the fused up projection). */
+QUARTET_API int32_t quartet_swiglu_forward(int32_t backend, const void* gu, int32_t gu_dtype, int64_t rows,
+                                           int64_t hidden, void* h, int32_t h_dtype);
+/* Backward: dgu [rows, 2 * hidden] (written) from dh [rows, hidden] and the forward's gu. */
+QUARTET_API int32_t quartet_swiglu_backward(int32_t backend, const void* gu, int32_t gu_dtype, const void* dh,
+                                            int32_t dh_dtype, int64_t rows, int64_t hidden, void* dgu,
+                                            int32_t dgu_dtype);
+
+/* Element-wise dtype conversion out[i] = x[i] (F32 <-> BF16, RNE; same dtypes = copy). x and out must not
+ * alias unless the dtypes match. */
+QUARTET_API int32_t quartet_convert(int32_t backend, const void* x, int32_t x_dtype, void* out, int32_t out_dtype,
+                                    int64_t n);
+
+/* Residual add: y[i] = y[i] + x[i] over n elements (FP32 sum, stored in y's dtype). */
+QUARTET_API int32_t quartet_add(int32_t backend, void* y, int32_t y_dtype, const void* x, int32_t x_dtype, int64_t n);
+
+/*
+ * Fused softmax cross-entropy over logits [rows, vocab] (F32 or BF16, e.g. one chunk of the LM head's
+ * output): per row m = max z, s = sum exp(z - m) (256 strided partials + butterfly), losses[r] = (ln s + m)
+ * - z[target]. With compute_grad = 1 the logits are replaced in place by grad_scale * (softmax(z) -
+ * onehot(target)). targets int32 [rows] (backend memory): < 0 = ignored (loss 0, gradient 0); >= vocab is
+ * QUARTET_ERR_INVALID_ARGUMENT. losses F32 [rows] (backend memory).
+ */
+QUARTET_API int32_t quartet_cross_entropy(int32_t backend, void* logits, int32_t dtype, int64_t rows, int64_t vocab,
+                                          const int32_t* targets, float grad_scale, float* losses,
+                                          int32_t compute_grad);
+
 #ifdef __cplusplus
 }
 #endif

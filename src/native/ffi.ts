@@ -4,7 +4,7 @@ import { CString, dlopen, FFIType, type Pointer } from "bun:ffi";
 import { QuartetError, STATUS_NAMES, type StatusName } from "../errors.ts";
 import { findLibrary } from "./loader.ts";
 
-const { i32, i64, u32, f32, ptr, cstring } = FFIType;
+const { i32, i64, u32, f32, f64, ptr, cstring } = FFIType;
 
 const SYMBOLS = {
   quartet_last_error: { args: [], returns: cstring },
@@ -74,6 +74,26 @@ const SYMBOLS = {
   quartet_linear_backward: { args: [ptr, ptr, ptr, ptr, ptr, i32, u32, u32], returns: i32 },
   quartet_linear_saved_bytes: { args: [ptr, ptr], returns: i32 },
   quartet_linear_operand: { args: [ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr], returns: i32 },
+  // optimizer (quartet.h "Optimizer"): backend count tensors sizes sumsq / backend w grad m v n step lr beta1
+  // beta2 eps weight_decay grad_scale
+  quartet_sum_squares: { args: [i32, i32, ptr, ptr, ptr], returns: i32 },
+  quartet_adamw_step: { args: [i32, ptr, ptr, ptr, ptr, i64, i64, f32, f32, f32, f32, f32, f32], returns: i32 },
+  // model ops (quartet.h "Model ops"; src/model/ops.ts)
+  quartet_embedding_forward: { args: [i32, ptr, i64, ptr, i64, i64, ptr, i32], returns: i32 },
+  quartet_embedding_backward: { args: [i32, ptr, i64, ptr, i32, i64, i64, ptr], returns: i32 },
+  quartet_rmsnorm_forward: { args: [i32, ptr, i32, i64, i64, ptr, f32, ptr, i32, ptr], returns: i32 },
+  quartet_rmsnorm_scratch_elems: { args: [i64, i64, ptr], returns: i32 },
+  quartet_rmsnorm_backward: { args: [i32, ptr, i32, i64, i64, ptr, ptr, ptr, i32, ptr, i32, i32, ptr, ptr], returns: i32 },
+  quartet_rope_table: { args: [i64, i64, f64, ptr, ptr], returns: i32 },
+  quartet_rope_forward: { args: [i32, ptr, i32, i64, i64, i64, i64, i64, ptr, ptr], returns: i32 },
+  quartet_rope_backward: { args: [i32, ptr, i32, i64, i64, i64, i64, i64, ptr, ptr], returns: i32 },
+  quartet_attention_forward: { args: [i32, ptr, i32, i64, i64, i64, i64, ptr, ptr], returns: i32 },
+  quartet_attention_backward: { args: [i32, ptr, ptr, ptr, ptr, i32, i64, i64, i64, i64, ptr, ptr], returns: i32 },
+  quartet_swiglu_forward: { args: [i32, ptr, i32, i64, i64, ptr, i32], returns: i32 },
+  quartet_swiglu_backward: { args: [i32, ptr, i32, ptr, i32, i64, i64, ptr, i32], returns: i32 },
+  quartet_convert: { args: [i32, ptr, i32, ptr, i32, i64], returns: i32 },
+  quartet_add: { args: [i32, ptr, i32, ptr, i32, i64], returns: i32 },
+  quartet_cross_entropy: { args: [i32, ptr, i32, i64, i64, ptr, f32, ptr, i32], returns: i32 },
 } as const;
 
 function open() {
