@@ -26,3 +26,8 @@ export { QuartetLinear, RECIPES, LinearOptionsSchema, recipeFor, type Recipe, ty
 export * as formats from "./formats.ts";
 export { buildInfo, cudaAvailable, setCpuThreads, cpuThreads, synchronize, type BuildInfo } from "./info.ts";
 export { native, check } from "./native/ffi.ts";
+export { LlamaModel, createLlama } from "./model/llama.ts";
+export { PRESETS as MODEL_PRESETS, modelConfig, type PresetName as ModelPresetName } from "./model/presets.ts";
+export type { LanguageModel, ModelConfig, Parameter } from "./model/types.ts";
+export * as train from "./train/index.ts";
+export * as data from "./data/index.ts";

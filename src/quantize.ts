@@ -239,7 +239,7 @@ export function requantize(q: QuantizedTensor, opts: RequantizeOptions = {}): Qu
   if (q.scaleLayout !== "linear") throw argumentError(fn, "q.scaleLayout", '"linear" (saved tensors keep linear scales)', q.scaleLayout);
   const format = opts.format ?? "nvfp4";
   if (format !== "nvfp4" && format !== "mxfp4") throw argumentError(fn, "format", '"nvfp4" or "mxfp4"', format);
-  const allowed = (format === "nvfp4" ? NVFP4_ROUNDINGS : MXFP4_ROUNDINGS).filter((r) => r !== "quest");
+  const allowed: readonly Rounding[] = (format === "nvfp4" ? NVFP4_ROUNDINGS : MXFP4_ROUNDINGS).filter((r) => r !== "quest");
   const rounding = opts.rounding ?? (format === "nvfp4" ? "eden-b" : "rtn-rm");
   if (!allowed.includes(rounding)) throw argumentError(fn, "rounding", `one of ${allowed.map(describe).join(", ")} for ${format}`, rounding);
   const [rows, cols] = q.shape;
