@@ -62,8 +62,32 @@ QHD int floor_log2(float a) {
 }
 
 QHD bool is_finite(float x) { return (f2u(x) & 0x7F800000u) != 0x7F800000u; }
-QHD float fabs_bits(float x) { return u2f(f2u(x) & 0x7FFFFFFFu); }
-QHD float fmax_exact(float a, float b) { return a > b ? a : b; } /* inputs non-negative, non-NaN */
+QHD float fabs_bits(float x) {
+#if defined(__CUDA_ARCH__)
+  return fabsf(x); /* clears the sign bit too, and folds into the consuming instruction as an operand modifier */
+#else
+  return u2f(f2u(x) & 0x7FFFFFFFu);
+#endif
+}
+QHD float fmax_exact(float a, float b) { /* inputs non-negative, non-NaN: then both forms are the exact max */
+#if defined(__CUDA_ARCH__)
+  return fmaxf(a, b); /* one FMNMX instead of a compare and a select */
+#else
+  return a > b ? a : b;
+#endif
+}
+
+/* clamp(fl(a - b), 0, 1) for non-NaN results (the CUDA form is one saturating subtraction). */
+QHD float sub_sat(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  float r;
+  asm("sub.rn.sat.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+#else
+  float r = a - b;
+  return r < 0.0f ? 0.0f : (r > 1.0f ? 1.0f : r);
+#endif
+}
 
 /* ---- float32 constants of §1.5 (bit patterns, never recomputed) ----------------------------------- */
 
@@ -96,25 +120,55 @@ QHD float round_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
 /* ---- E2M1 (§1.1) ---------------------------------------------------------------------------------- */
 
 QHD float e2m1_value(uint32_t code) {
+#if defined(__CUDA_ARCH__)
+  /* the two high bytes of the float from two 8-entry byte tables (PRMT), then the sign: the same bits as the
+   * host form below for all 16 codes */
+  const uint32_t m = code & 7u;
+  const uint32_t hi = __byte_perm(0x3F3F3F00u, 0x40404040u, m);
+  const uint32_t lo = __byte_perm(0xC0800000u, 0xC0804000u, m);
+  return u2f(__byte_perm(lo, hi, 0x4011u) | ((code & 8u) << 28)); /* bytes: 0, 0, lo, hi */
+#else
   /* magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6 built from the bits, branch-free (random codes defeat a
    * predictor): codes 2..7 are (1 + m/2) * 2^(e-1), i.e. float exponent e + 126 and mantissa bit 22 = m;
    * code 1 is 0.5 and code 0 is 0; the sign bit 8 becomes the float sign (code 8 is -0). */
   uint32_t e = (code >> 1) & 3u, m = code & 1u;
   uint32_t mag = e ? ((e + 126u) << 23) | (m << 22) : (m ? 0x3F000000u : 0u);
   return u2f(mag | ((code & 8u) << 28));
+#endif
+}
+
+/* The interval boundaries of RNE_E2M1 (§1.1) as strict lower bounds, times 2^26: magnitude code m >= k iff
+ * |v| > T_k. Where a tie goes up ('>=' 0.75, 1.75, 3.5) the bound is the float just below the tie point. */
+#define QUARTET_E2M1_T1 (16777216.0f)   /* 0.25 * 2^26                 */
+#define QUARTET_E2M1_T2 (50331644.0f)   /* (0.75 - 2^-24) * 2^26       */
+#define QUARTET_E2M1_T3 (83886080.0f)   /* 1.25 * 2^26                 */
+#define QUARTET_E2M1_T4 (117440504.0f)  /* (1.75 - 2^-23) * 2^26       */
+#define QUARTET_E2M1_T5 (167772160.0f)  /* 2.5 * 2^26                  */
+#define QUARTET_E2M1_T6 (234881008.0f)  /* (3.5 - 2^-22) * 2^26        */
+#define QUARTET_E2M1_T7 (335544320.0f)  /* 5 * 2^26                    */
+
+/* Magnitude code (0..7) of a non-negative w = |v| * 2^26 (exact, or +inf), as 2^23 + m in float: each term
+ * sub_sat(w, T_k) is exactly [w > T_k], because two distinct floats >= 2^24 differ by at least 2. All sums
+ * are small integers, so every step is exact. Arithmetic only (no compares): cheap on GPUs and vectorizable. */
+QHD float e2m1_magnitude_count(float w) {
+  float m = 8388608.0f + sub_sat(w, QUARTET_E2M1_T1);
+  m = m + sub_sat(w, QUARTET_E2M1_T2);
+  m = m + sub_sat(w, QUARTET_E2M1_T3);
+  m = m + sub_sat(w, QUARTET_E2M1_T4);
+  m = m + sub_sat(w, QUARTET_E2M1_T5);
+  m = m + sub_sat(w, QUARTET_E2M1_T6);
+  return m + sub_sat(w, QUARTET_E2M1_T7);
 }
 
 /* RNE_E2M1: ties to the even code, saturating, sign from the IEEE sign bit; NaN -> 0x7. */
 QHD uint32_t e2m1_rne(float v) {
   uint32_t u = f2u(v);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 7u;
-  uint32_t sign = (u >> 28) & 8u;
-  float a = u2f(u & 0x7FFFFFFFu);
-  /* magnitude code = number of interval boundaries a lies above; strict '>' where the tie goes down (to the
-   * even code), '>=' where it goes up. Branch-free: random data mispredicts an if-chain on every element. */
-  uint32_t m = (uint32_t)(a > 0.25f) + (uint32_t)(a >= 0.75f) + (uint32_t)(a > 1.25f) + (uint32_t)(a >= 1.75f) +
-               (uint32_t)(a > 2.5f) + (uint32_t)(a >= 3.5f) + (uint32_t)(a > 5.0f);
-  return sign | m;
+  /* magnitude code = number of interval boundaries |v| lies above (strict '>' where the tie goes down to the
+   * even code, '>=' where it goes up), counted exactly by e2m1_magnitude_count on |v| * 2^26 (exact: a power
+   * of two; +inf for |v| >= 2^102, which counts as above every boundary) */
+  const float w = fabs_bits(v) * 67108864.0f;
+  return ((u >> 28) & 8u) | (f2u(e2m1_magnitude_count(w)) - 0x4B000000u);
 }
 
 /* Code of an exactly representable E2M1 magnitude (0, .5, ..., 6) with a sign bit. */
@@ -132,7 +186,7 @@ QHD uint32_t e2m1_sr(float v, uint32_t u24) {
   float a = u2f(u & 0x7FFFFFFFu);
   if (!(a < 6.0f)) return sign | 7u; /* >= 6 (and NaN) saturate */
   float step = a < 2.0f ? 0.5f : (a < 4.0f ? 1.0f : 2.0f);
-  float r = a / step; /* exact: division by a power of two */
+  float r = a * (a < 2.0f ? 2.0f : (a < 4.0f ? 1.0f : 0.5f)); /* a / step, exact: a power of two (no division) */
   float k = floorf(r);
   float f = r - k;    /* exact */
   float up = (float)u24 < f * 16777216.0f ? 1.0f : 0.0f;
@@ -170,8 +224,9 @@ QHD uint32_t e4m3_rne_sat(float c) {
 /* SR_E4M3 (§5.6) for c >= 0: unbiased between the two neighbouring E4M3 values. */
 QHD uint32_t e4m3_sr(float c, uint32_t u24) {
   if (c >= 448.0f) return 0x7Eu;
-  float step = c < pow2i(-6) ? pow2i(-9) : pow2i(floor_log2(c) - 3);
-  float r = c / step; /* exact */
+  const int e = c < pow2i(-6) ? -9 : floor_log2(c) - 3;
+  float step = pow2i(e);
+  float r = c * pow2i(-e); /* c / step, exact: step is a power of two in [2^-9, 2^5] (no division) */
   float k = floorf(r);
   float f = r - k;
   float up = (float)u24 < f * 16777216.0f ? 1.0f : 0.0f;
@@ -297,12 +352,64 @@ QUARTET_UNROLL
 /* Block scale of §3.2 step 2: s_b = RNE_SAT_E4M3((a_b / V) / g). */
 QHD uint32_t nvfp4_block_scale(float a_b, float v, float g) { return e4m3_rne_sat((a_b / v) / g); }
 
-/* §3.2 steps 3-4 with RNE elements for a given scale code; returns codes in c. */
+/* Largest float below p (> 0) when `strict`, else largest float <= p: directed rounding of an exact double. */
+QHD float float_below(double p, bool strict) {
+  float f = (float)p; /* round to nearest */
+  const double back = (double)f;
+  if (back > p || (strict && back == p)) f = u2f(f2u(f) - 1u); /* f > 0 here; inf steps down to FLT_MAX */
+  return f;
+}
+
+/* §3.2 steps 3-4 with RNE elements for a given scale code; returns codes in c. x must be NaN-free (the
+ * quantizers reject non-finite input before any block is encoded).
+ *
+ * The definition is c_i = RNE_E2M1(fl(x_i / D)). Division is monotone, so for each boundary T_k of RNE_E2M1
+ * the set of |x| with fl(|x| / D) above it is {|x| > X_k} for one float X_k, found once per block without
+ * dividing any element: fl(q) > t for a boundary t that rounds down on a tie (0.25, 1.25, 2.5, 5; all even)
+ * iff q > t + ulp/2; fl(q) >= t for t that rounds up on a tie (0.75, 1.75, 3.5; all even) iff
+ * q >= t - ulp_below/2. These midpoints times D are exact in double (<= 26 + 24 bits); X_k is that product
+ * rounded down to float (strictly below it for the '>=' boundaries). Then m_i = #{k : |x_i| > X_k}, counted
+ * like e2m1_magnitude_count after scaling by a power of two S that puts X_1 in [2^25, 2^26): every
+ * scaled X_k is exact with float neighbours 4 or more apart, |x| * S is exact unless it is far below X_1
+ * (then it counts 0 either way) or overflows (then it is above every X_k either way). Blocks whose X_1 is
+ * below 2^-100 (S would not be a float) take the dividing form. The sign is the sign bit of x_i, as that of
+ * fl(x_i / D) (D > 0; -0 stays -0). */
 QHD void nvfp4_encode_rne16(const float* x, uint32_t s, float g, uint32_t* c) {
   float d = s ? e4m3_value(s) * g : 0.0f;
   if (d == 0.0f) { signed_zero_codes16(x, c); return; }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 1200
+  /* consumer Blackwell has little FP64: the dividing form (the definition) is cheaper there */
 QUARTET_UNROLL
   for (int i = 0; i < 16; ++i) c[i] = e2m1_rne(x[i] / d);
+  return;
+#endif
+  const double dd = (double)d;
+  const float x1 = float_below(0.25000001490116119384765625 * dd, false);  /* (0.25 + 2^-26) D, rounds down   */
+  if (!(x1 >= 7.8886090522101181e-31f)) {                                  /* X_1 < 2^-100: divide instead */
+QUARTET_UNROLL
+    for (int i = 0; i < 16; ++i) c[i] = e2m1_rne(x[i] / d);
+    return;
+  }
+  const float S = pow2i(25 - floor_log2(x1));
+  const float t1 = x1 * S;
+  const float t2 = float_below(0.749999970197677612304687500 * dd, true) * S;   /* (0.75 - 2^-25) D, tie up */
+  const float t3 = float_below(1.250000059604644775390625000 * dd, false) * S;  /* (1.25 + 2^-24) D         */
+  const float t4 = float_below(1.749999940395355224609375000 * dd, true) * S;   /* (1.75 - 2^-24) D, tie up */
+  const float t5 = float_below(2.500000119209289550781250000 * dd, false) * S;  /* (2.5 + 2^-23) D          */
+  const float t6 = float_below(3.499999880790710449218750000 * dd, true) * S;   /* (3.5 - 2^-23) D, tie up  */
+  const float t7 = float_below(5.000000238418579101562500000 * dd, false) * S;  /* (5 + 2^-22) D            */
+QUARTET_UNROLL
+  for (int i = 0; i < 16; ++i) {
+    const float w = fabs_bits(x[i]) * S;
+    float m = 8388608.0f + sub_sat(w, t1);
+    m = m + sub_sat(w, t2);
+    m = m + sub_sat(w, t3);
+    m = m + sub_sat(w, t4);
+    m = m + sub_sat(w, t5);
+    m = m + sub_sat(w, t6);
+    m = m + sub_sat(w, t7);
+    c[i] = ((f2u(x[i]) >> 28) & 8u) | (f2u(m) - 0x4B000000u);
+  }
 }
 
 /* Same with SR elements: u24[i] is the element's uniform. */
@@ -495,11 +602,16 @@ QUARTET_UNROLL
     return 0u;
   }
   int e = floor_log2(a);
-  /* 3 * 2^-e, exact; for e < -125 split the power of two so nothing overflows */
-  float mul = e > -126 ? 3.0f * pow2i(-e) : 3.0f * pow2i(126) * pow2i(-e - 126);
+  /* v = fl(y * 3 * 2^-e). The multiplier 3 * 2^-e is not a float32 for e <= -127 (3 * 2^127 overflows, and
+   * 0 * inf made NaNs whose sign differed between backends), so tiny blocks (e < -125) first scale y by 2^126
+   * (exact: |y| < 2^(e+1) <= 2^-125 and y is a multiple of 2^-149) and then multiply by 3 * 2^(-e-126):
+   * one rounding, the same value fl(y * 3 * 2^-e). */
+  const bool tiny = e < -125;
+  const float pre = tiny ? pow2i(126) : 1.0f;
+  const float mul = tiny ? 3.0f * pow2i(-e - 126) : 3.0f * pow2i(-e);
 QUARTET_UNROLL
   for (int i = 0; i < 32; ++i) {
-    float v = y[i] * mul;
+    float v = (y[i] * pre) * mul;
     c[i] = u24 ? e2m1_sr(v, u24[i]) : e2m1_rne(v);
   }
   return e8m0_code_of_exp(e - 2);

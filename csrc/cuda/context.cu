@@ -34,6 +34,8 @@ int32_t collect_status(const char* fn) {
   QUARTET_CUDA_TRY(fn, cudaMemset(st, 0, sizeof h));
   if (h == QUARTET_ERR_NON_FINITE)
     return fail(h, fn, "a CUDA kernel found a non-finite value (NaN or Inf) in a quantizer input");
+  if (h == QUARTET_ERR_INVALID_ARGUMENT)
+    return fail(h, fn, "a CUDA kernel found an out-of-range value in its input (e.g. a token id >= vocab size)");
   return fail(h, fn, "a CUDA kernel reported status %d", h);
 }
 }  // namespace
