@@ -24,6 +24,17 @@ if [ "$what" = all ] || [ "$what" = bench ]; then
   base=.gpu/torch_train_baseline.py
   [ "${BASELINE:-0}" = 1 ] && [ -f "$base" ] && timeout 240 python3 "$base" > "$OUT/torch-baseline.txt" 2>&1
 fi
+if [ "$what" = all ] || [ "$what" = train ]; then
+  # short 30M runs (batch 64 x 512, as the PyTorch baseline) per recipe, on pre-tokenized shards carried in .gpu/
+  mkdir -p runs
+  for recipe in bf16 nvidia quartet2; do
+    timeout 300 bun examples/train.ts --preset 30M --recipe "$recipe" --device cuda --batch 64 --grad-accum 1 \
+      --steps "${TRAIN_STEPS:-150}" --eval-every 25 --eval-batches 4 --checkpoint-every 0 --sample-tokens 0 \
+      --data .gpu/shards --out runs --name "30M-$recipe" > "runs/train-$recipe.log" 2>&1
+    summary+=("train $recipe: exit $? $(tail -3 "runs/train-$recipe.log" | tr '\n' ' ')")
+  done
+  tar czf "$OUT/runs.tgz" --exclude=checkpoints runs 2>/dev/null
+fi
 echo
 printf '%s\n' "${summary[@]}"
 for f in "$OUT"/bench-*.txt; do echo "== $f"; grep -v '^{' "$f" | tail -25; done

@@ -101,7 +101,8 @@ async function fromShards(path: string, spec: DataSpec): Promise<TokenData> {
   const fromHeader = ([...recorded][0] as TokenizerName | undefined) ?? null;
   if (spec.tokenizer && fromHeader && spec.tokenizer !== fromHeader)
     throw new Error(`--tokenizer ${spec.tokenizer} does not match the shards of ${path}, written with the ${fromHeader} tokenizer`);
-  const tokenizer = await loadTokenizer(spec.tokenizer ?? fromHeader ?? "gpt2");
+  // shards are already tokens: the BPE package is needed only to decode samples
+  const tokenizer = await loadTokenizer(spec.tokenizer ?? fromHeader ?? "gpt2", { codecOptional: true });
   for (const s of shards) {
     let max = 0;
     for (let i = 0; i < s.tokens.length; ++i) if (s.tokens[i]! > max) max = s.tokens[i]!;

@@ -104,7 +104,7 @@ function open() {
     throw new QuartetError(
       "LOAD",
       `quartet-ii: found ${path} but could not load it (${(e as Error).message}). ` +
-        `It may be stale or built for another platform: rebuild it (bun run build) or point QUARTET_LIB elsewhere.`,
+        `It may be stale or built for another platform: rebuild it (bun run build:native) or point QUARTET_LIB elsewhere.`,
     );
   }
 }

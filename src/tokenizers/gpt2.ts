@@ -15,34 +15,42 @@ export class Gpt2Tokenizer implements Tokenizer {
   readonly name = "gpt2" as const;
   readonly vocabSize = GPT2_VOCAB_SIZE;
   readonly eot = GPT2_EOT;
-  readonly #codec: Gpt2Codec;
+  readonly #codec: Gpt2Codec | null;
+  readonly #missing: string;
 
-  private constructor(codec: Gpt2Codec) {
+  private constructor(codec: Gpt2Codec | null, missing = "") {
     this.#codec = codec;
+    this.#missing = missing;
   }
 
-  static async load(): Promise<Gpt2Tokenizer> {
-    let codec: Gpt2Codec;
+  /** codecOptional: training on pre-tokenized shards needs only the vocabulary size, so a missing package is
+   * an error only when text is encoded or decoded (e.g. on a GPU machine that carries shards, not packages). */
+  static async load(opts: { codecOptional?: boolean } = {}): Promise<Gpt2Tokenizer> {
     try {
       // A variable specifier: projects that use quartet-ii without gpt-tokenizer still type-check.
       const specifier: string = GPT2_MODULE;
-      codec = (await import(specifier)) as Gpt2Codec;
+      return new Gpt2Tokenizer((await import(specifier)) as Gpt2Codec);
     } catch (e) {
-      throw new Error(
+      const message =
         `the gpt2 tokenizer needs the npm package gpt-tokenizer (a development dependency of quartet-ii): ` +
-          `run \`bun install\` in the repository, or \`bun add gpt-tokenizer\` in your project ` +
-          `(${(e as Error).message})`,
-      );
+        `run \`bun install\` in the repository, or \`bun add gpt-tokenizer\` in your project ` +
+        `(${(e as Error).message})`;
+      if (opts.codecOptional) return new Gpt2Tokenizer(null, message);
+      throw new Error(message);
     }
-    return new Gpt2Tokenizer(codec);
+  }
+
+  #need(): Gpt2Codec {
+    if (!this.#codec) throw new Error(this.#missing);
+    return this.#codec;
   }
 
   /** Special-token text inside the data is encoded as plain text, never as <|endoftext|>. */
   encode(text: string): Uint16Array {
-    return Uint16Array.from(this.#codec.encode(text, { disallowedSpecial: new Set() }));
+    return Uint16Array.from(this.#need().encode(text, { disallowedSpecial: new Set() }));
   }
 
   decode(ids: ArrayLike<number>): string {
-    return this.#codec.decode(Array.from(ids));
+    return this.#need().decode(Array.from(ids));
   }
 }
