@@ -11,6 +11,7 @@
 #include "core/numerics.h"
 #include "core/ops.h"
 #include "core/status.h"
+#include "core/checks.h"
 
 namespace quartet {
 namespace {
@@ -331,13 +332,7 @@ QUARTET_API int32_t quartet_linear_create(int32_t backend, int32_t recipe, int32
   const char* fn = "quartet_linear_create";
   if (!handle) return fail(QUARTET_ERR_NULL_POINTER, fn, "handle must not be NULL");
   *handle = nullptr;
-  if (backend != QUARTET_BACKEND_CPU && backend != QUARTET_BACKEND_CUDA)
-    return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "backend must be 0 (cpu) or 1 (cuda), got %d", backend);
-  if (backend == QUARTET_BACKEND_CUDA) {
-    int32_t n = 0;
-    if (cuda::compiled()) QUARTET_TRY(cuda::device_count(&n));
-    if (n == 0) return fail(QUARTET_ERR_UNSUPPORTED, fn, "backend cuda: no CUDA backend or device available");
-  }
+  QUARTET_TRY(check_backend(fn, backend));
   if (recipe < QUARTET_RECIPE_BF16 || recipe > QUARTET_RECIPE_QUARTET1)
     return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "recipe must be in [0, 4] (bf16, quartet2, nvidia, tetrajet2, quartet1), got %d", recipe);
   if (flags < 0 || flags > 255) return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "flags must be a combination of QUARTET_LINEAR_* bits, got %d", flags);
@@ -345,8 +340,7 @@ QUARTET_API int32_t quartet_linear_create(int32_t backend, int32_t recipe, int32
     return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "FORWARD_ONLY and BACKWARD_ONLY exclude each other");
   if ((flags & QUARTET_LINEAR_DELAYED_AMAX) && !(flags & QUARTET_LINEAR_EDEN_A))
     return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "DELAYED_AMAX needs EDEN_A (variant B has no abs-max pass)");
-  if (recipe == QUARTET_RECIPE_NVIDIA && (flags & QUARTET_LINEAR_FOUR_SIX))
-    ;  // 4/6 applies to X only: the 16x16 weight blocks stay RTN (a documented simplification of §6.4)
+  // NVIDIA + FOUR_SIX: 4/6 applies to X only; the 16x16 weight blocks stay RTN (a simplification of §6.4).
   if (rht_dim != 0 && rht_dim != 16 && rht_dim != 32 && rht_dim != 128)
     return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "rht_dim must be 0 (recipe default), 16, 32 or 128, got %d", rht_dim);
   if (in_features <= 0 || out_features <= 0 || max_tokens <= 0)

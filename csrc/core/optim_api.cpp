@@ -8,22 +8,12 @@
 #include "core/ops.h"
 #include "core/optim_ops.h"
 #include "core/status.h"
+#include "core/checks.h"
 
 using namespace quartet;
 
 namespace {
 
-int32_t check_optim_backend(const char* fn, int32_t backend) {
-  if (backend == QUARTET_BACKEND_CPU) return QUARTET_OK;
-  if (backend != QUARTET_BACKEND_CUDA)
-    return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "backend must be 0 (cpu) or 1 (cuda), got %d", backend);
-  if (!cuda::compiled())
-    return fail(QUARTET_ERR_UNSUPPORTED, fn, "backend cuda: this build of libquartet has no CUDA backend");
-  int32_t n = 0;
-  QUARTET_TRY(cuda::device_count(&n));
-  if (n == 0) return fail(QUARTET_ERR_UNSUPPORTED, fn, "backend cuda: no CUDA device is available");
-  return QUARTET_OK;
-}
 
 int32_t check_finite_scalar(const char* fn, float v, const char* name) {
   return is_finite(v) ? QUARTET_OK : fail(QUARTET_ERR_NON_FINITE, fn, "%s must be finite, got %g", name, (double)v);
@@ -54,7 +44,7 @@ extern "C" {
 QUARTET_API int32_t quartet_sum_squares(int32_t backend, int32_t count, const float* const* tensors,
                                         const int64_t* sizes, double* sumsq) {
   const char* fn = "quartet_sum_squares";
-  QUARTET_TRY(check_optim_backend(fn, backend));
+  QUARTET_TRY(check_backend(fn, backend));
   if (count <= 0) return fail(QUARTET_ERR_SHAPE, fn, "count must be > 0, got %d", count);
   if (!tensors) return fail(QUARTET_ERR_NULL_POINTER, fn, "tensors must not be NULL");
   if (!sizes) return fail(QUARTET_ERR_NULL_POINTER, fn, "sizes must not be NULL");
@@ -71,7 +61,7 @@ QUARTET_API int32_t quartet_adamw_step(int32_t backend, float* w, const float* g
                                        int64_t step, float lr, float beta1, float beta2, float eps,
                                        float weight_decay, float grad_scale) {
   const char* fn = "quartet_adamw_step";
-  QUARTET_TRY(check_optim_backend(fn, backend));
+  QUARTET_TRY(check_backend(fn, backend));
   if (!w) return fail(QUARTET_ERR_NULL_POINTER, fn, "w must not be NULL");
   if (!grad) return fail(QUARTET_ERR_NULL_POINTER, fn, "grad must not be NULL");
   if (!m) return fail(QUARTET_ERR_NULL_POINTER, fn, "m must not be NULL");
