@@ -26,14 +26,14 @@ import {
   fp4Gemm,
   gemm,
   native,
-  QuantizedTensor,
   Tensor,
   type Format,
   type ScaleLayout,
 } from "../../src/index.ts";
 import { expectQuartetError } from "../helpers/quartet.ts";
 import { Rng } from "../helpers/random.ts";
-import { decodeOperand, fl, gamma, gemm64, gemmTN64, swizzledBytes, swizzleOffset, U_BF16 } from "../helpers/reference.ts";
+import { expectWithin, fp4Reference as reference, onDevice, randomOperand, type Operand } from "../helpers/fp4_operands.ts";
+import { fl, gamma, gemm64, gemmTN64, U_BF16 } from "../helpers/reference.ts";
 
 function probe(): { ok: boolean; reason: string } {
   try {
@@ -63,56 +63,17 @@ function computeCapability(): number {
 
 // ---- operands -----------------------------------------------------------------------------------------
 
-interface Operand {
-  codes: Uint8Array; // [R, K/2]
-  scales: Uint8Array; // linear [R, K/bs]
-  values: Float64Array; // q * s, exact
-}
 
 /** Random codes; NVFP4 scales E4M3 0x20..0x50 (or subnormal/tiny 0x01..0x0F), MXFP4 scales E8M0 2^-9..2^9. */
 function operand(format: Format, rows: number, k: number, rng: Rng, tiny = false): Operand {
-  const cols = k / (format === "nvfp4" ? 16 : 32);
-  const codes = new Uint8Array((rows * k) / 2).map(() => rng.u32() & 0xff);
-  const scales = new Uint8Array(rows * cols).map(() =>
+  return randomOperand(format, rows, k, rng, () =>
     format === "nvfp4" ? (tiny ? 1 + (rng.u32() % 15) : 0x20 + (rng.u32() % 0x31)) : 118 + (rng.u32() % 19),
   );
-  const values = decodeOperand({ codes, scales, g: 1, R: rows, K: k, layout: "linear" }, format);
-  return { codes, scales, values };
 }
 
-function swizzle(lin: Uint8Array, rows: number, cols: number): Uint8Array {
-  const out = new Uint8Array(swizzledBytes(rows, cols));
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[swizzleOffset(r, c, cols)] = lin[r * cols + c]!;
-  return out;
-}
 
-function onDevice(format: Format, op: Operand, rows: number, k: number, layout: ScaleLayout, g: number | null): QuantizedTensor {
-  const cols = k / (format === "nvfp4" ? 16 : 32);
-  const sc = layout === "swizzled" ? swizzle(op.scales, rows, cols) : op.scales;
-  const codes = Tensor.fromBytes(op.codes, [rows, k / 2], { dtype: "u8", device: "cuda" });
-  const scales = Tensor.fromBytes(sc, [sc.length], { dtype: "u8", device: "cuda" });
-  const ts = g === null ? null : Tensor.fromFloat32([g], [1], { device: "cuda" });
-  return new QuantizedTensor(format, [rows, k], layout, codes, scales, ts, null);
-}
 
-function reference(a: Operand, b: Operand, m: number, n: number, k: number, mult: number, old: Float32Array | null, bf16: boolean) {
-  const { y, s } = gemmTN64(a.values, b.values, m, n, k);
-  const bound = new Float64Array(m * n);
-  for (let i = 0; i < m * n; i++) {
-    const o = old ? old[i]! : 0;
-    y[i] = o + mult * y[i]!;
-    bound[i] = gamma(k + 2) * (Math.abs(mult) * s[i]! + Math.abs(o)) + (bf16 ? U_BF16 * Math.abs(y[i]!) : 0);
-  }
-  return { ref: y, bound };
-}
 
-function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, scale: number, what: string): void {
-  for (let i = 0; i < got.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    if (!(err <= scale * bound[i]!))
-      throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]} within ${scale * bound[i]!}`);
-  }
-}
 
 // ---- FP4 paths ------------------------------------------------------------------------------------------
 

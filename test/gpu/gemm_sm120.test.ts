@@ -23,14 +23,14 @@ import {
   fp4Gemm,
   gemm,
   native,
-  QuantizedTensor,
   Tensor,
   type Format,
   type ScaleLayout,
 } from "../../src/index.ts";
 import { expectQuartetError } from "../helpers/quartet.ts";
 import { Rng } from "../helpers/random.ts";
-import { decodeOperand, fl, gamma, gemm64, gemmTN64, swizzledBytes, swizzleOffset, U_BF16 } from "../helpers/reference.ts";
+import { expectWithin, fp4Reference as reference, onDevice, randomOperand, type Operand } from "../helpers/fp4_operands.ts";
+import { fl, gamma, gemm64, U_BF16 } from "../helpers/reference.ts";
 
 // ---- environment -------------------------------------------------------------------------------------
 
@@ -61,58 +61,17 @@ function deviceInfo(): { cc: number; cublasLt: boolean } {
 
 // ---- operands: random codes and scales, decoded by the independent reference -------------------------
 
-interface Operand {
-  codes: Uint8Array; // [R, K/2]
-  scales: Uint8Array; // linear [R, K/bs]
-  values: Float64Array; // q * s, [R, K] (exact)
-}
 
 function operand(format: Format, rows: number, k: number, rng: Rng): Operand {
-  const cols = k / (format === "nvfp4" ? 16 : 32);
-  const codes = new Uint8Array((rows * k) / 2).map(() => rng.u32() & 0xff);
   // NVFP4: E4M3 codes 0x18..0x5F (2^-4 .. 240) and a few zero scales; MXFP4: E8M0 2^-11 .. 2^10
-  const scales = new Uint8Array(rows * cols).map(() =>
+  return randomOperand(format, rows, k, rng, () =>
     format === "nvfp4" ? (rng.uniform() < 0.03 ? 0 : 0x18 + (rng.u32() % 0x48)) : 116 + (rng.u32() % 22),
   );
-  const values = decodeOperand({ codes, scales, g: 1, R: rows, K: k, layout: "linear" }, format);
-  return { codes, scales, values };
 }
 
-function swizzle(lin: Uint8Array, rows: number, cols: number): Uint8Array {
-  const out = new Uint8Array(swizzledBytes(rows, cols));
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[swizzleOffset(r, c, cols)] = lin[r * cols + c]!;
-  return out;
-}
 
-function onDevice(format: Format, op: Operand, rows: number, k: number, layout: ScaleLayout, g: number | null): QuantizedTensor {
-  const cols = k / (format === "nvfp4" ? 16 : 32);
-  const sc = layout === "swizzled" ? swizzle(op.scales, rows, cols) : op.scales;
-  const codes = Tensor.fromBytes(op.codes, [rows, k / 2], { dtype: "u8", device: "cuda" });
-  const scales = Tensor.fromBytes(sc, [sc.length], { dtype: "u8", device: "cuda" });
-  const ts = g === null ? null : Tensor.fromFloat32([g], [1], { device: "cuda" });
-  return new QuantizedTensor(format, [rows, k], layout, codes, scales, ts, null);
-}
 
-/** float64 y = old + mult A B^T and the bound of the header comment. */
-function reference(a: Operand, b: Operand, m: number, n: number, k: number, mult: number, old: Float32Array | null, bf16: boolean) {
-  const { y, s } = gemmTN64(a.values, b.values, m, n, k);
-  const bound = new Float64Array(m * n);
-  for (let i = 0; i < m * n; i++) {
-    const o = old ? old[i]! : 0;
-    y[i] = o + mult * y[i]!;
-    bound[i] = gamma(k + 2) * (Math.abs(mult) * s[i]! + Math.abs(o)) + (bf16 ? U_BF16 * Math.abs(y[i]!) : 0);
-  }
-  return { ref: y, bound };
-}
 
-/** Throws (naming the first offender) unless |got - want| <= scale * bound elementwise. */
-function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, scale: number, what: string): void {
-  for (let i = 0; i < got.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    if (!(err <= scale * bound[i]!))
-      throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]} within ${scale * bound[i]!}`);
-  }
-}
 
 /** The values rounded to `dtype` (bf16 through the library's CPU conversion), as float32. */
 function representable(x: Float32Array, dtype: "f32" | "bf16"): Float32Array {
