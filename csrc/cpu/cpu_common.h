@@ -21,6 +21,20 @@ std::unique_ptr<T[]> scratch(int64_t n) {
   return std::unique_ptr<T[]>(new (std::nothrow) T[(size_t)(n > 0 ? n : 1)]);
 }
 
+// The FP32 working copy of quantize / requantize (the logical [R, K] matrix): one grow-only buffer per
+// calling thread, so a training loop that quantizes the same shapes every step allocates nothing after its
+// first step. Valid until the next call on the same thread; NULL when the allocation fails.
+inline float* working_copy(int64_t n) {
+  static thread_local std::unique_ptr<float[]> buffer;
+  static thread_local int64_t capacity = 0;
+  if (n > capacity) {
+    buffer.reset();
+    buffer.reset(new (std::nothrow) float[(size_t)n]);
+    capacity = buffer ? n : 0;
+  }
+  return buffer.get();
+}
+
 // Rows per parallel_for chunk so that one chunk holds at least ~32K elements of work: small rows are
 // batched, large rows go one at a time. Work assignment never changes results (outputs are disjoint).
 inline int64_t row_grain(int64_t elems_per_row) {

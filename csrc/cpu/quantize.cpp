@@ -69,13 +69,13 @@ int32_t quantize(const QuantizeArgs& a) {
   if (!a.transpose && a.x_dtype == QUARTET_DTYPE_F32 && a.rht.dim == 0)
     return quantize_logical(fn, "x", (const float*)a.x, a);
 
-  auto y = scratch<float>(a.R * a.K);
+  float* y = working_copy(a.R * a.K);
   if (!y)
     return fail(QUARTET_ERR_OUT_OF_MEMORY, fn, "cannot allocate the FP32 working copy of the [%lld, %lld] matrix",
                 (long long)a.R, (long long)a.K);
-  materialize_logical(DenseRowReader{a.x, a.x_dtype, a.cols}, a.rows, a.cols, a.transpose, y.get());
-  rotate_rows(y.get(), a.R, a.K, a.rht);
-  return quantize_logical(fn, "x", y.get(), a);
+  materialize_logical(DenseRowReader{a.x, a.x_dtype, a.cols}, a.rows, a.cols, a.transpose, y);
+  rotate_rows(y, a.R, a.K, a.rht);
+  return quantize_logical(fn, "x", y, a);
 }
 
 }  // namespace cpu

@@ -35,7 +35,7 @@ int32_t requantize(const RequantizeArgs& a) {
   q.tensor_scale = a.tensor_scale;
   q.trust_mask = nullptr;
 
-  auto y = scratch<float>(q.R * q.K);
+  float* y = working_copy(q.R * q.K);
   if (!y)
     return fail(QUARTET_ERR_OUT_OF_MEMORY, fn, "cannot allocate the FP32 working copy of the [%lld, %lld] matrix",
                 (long long)q.R, (long long)q.K);
@@ -43,12 +43,12 @@ int32_t requantize(const RequantizeArgs& a) {
   if (a.src_format == QUARTET_FORMAT_NVFP4) {
     const float g = a.src_tensor_scale ? *a.src_tensor_scale : 1.0f;
     materialize_logical(Nvfp4RowReader{a.src_codes, a.src_scales, g, a.cols, src_place}, a.rows, a.cols, true,
-                        y.get());
+                        y);
   } else {
-    materialize_logical(Mxfp4RowReader{a.src_codes, a.src_scales, a.cols, src_place}, a.rows, a.cols, true, y.get());
+    materialize_logical(Mxfp4RowReader{a.src_codes, a.src_scales, a.cols, src_place}, a.rows, a.cols, true, y);
   }
-  rotate_rows(y.get(), q.R, q.K, q.rht);
-  return quantize_logical(fn, "the dequantized source", y.get(), q);
+  rotate_rows(y, q.R, q.K, q.rht);
+  return quantize_logical(fn, "the dequantized source", y, q);
 }
 
 }  // namespace cpu
