@@ -72,7 +72,26 @@ export class QuantizedTensor implements Disposable {
     readonly scales: Tensor,
     readonly tensorScale: Tensor | null,
     readonly mask: Tensor | null,
-  ) {}
+  ) {
+    // The C kernels trust these sizes: a hand-built QuantizedTensor must be checked here, never read out of bounds.
+    const fn = "QuantizedTensor";
+    if (format !== "nvfp4" && format !== "mxfp4") throw argumentError(fn, "format", '"nvfp4" or "mxfp4"', format);
+    const [R, K] = shape;
+    if (!Number.isSafeInteger(R) || !Number.isSafeInteger(K) || R <= 0 || K <= 0 || K % BLOCK_SIZE[format] !== 0)
+      throw argumentError(fn, "shape", `[R, K] with K a multiple of ${BLOCK_SIZE[format]}`, shape);
+    if (scaleLayout !== "linear" && scaleLayout !== "swizzled") throw argumentError(fn, "scaleLayout", '"linear" or "swizzled"', scaleLayout);
+    const u8 = (name: string, t: Tensor | null, bytes: number) => {
+      if (!(t instanceof Tensor) || t.dtype !== "u8" || t.byteLength !== bytes)
+        throw argumentError(fn, name, `a u8 Tensor of ${bytes} bytes`, t === null ? null : `${t}`);
+    };
+    u8("codes", codes, (R * K) / 2);
+    u8("scales", scales, scalesBytes(R, K / BLOCK_SIZE[format], scaleLayout));
+    if (format === "nvfp4" && (!(tensorScale instanceof Tensor) || tensorScale.dtype !== "f32" || tensorScale.numel !== 1))
+      throw argumentError(fn, "tensorScale", "a 1-element f32 Tensor for nvfp4", tensorScale === null ? null : `${tensorScale}`);
+    if (format === "mxfp4" && tensorScale !== null) throw argumentError(fn, "tensorScale", "null for mxfp4", `${tensorScale}`);
+    if (mask !== null) u8("mask", mask, (R * K) / 8);
+    sameDevice(fn, { codes, scales, tensorScale, mask });
+  }
 
   get device(): Device {
     return this.codes.device;

@@ -183,3 +183,16 @@ describe("disposed tensors", () => {
     q.dispose(); // idempotent
   });
 });
+
+describe("hand-built quantized tensors are checked before any native call", () => {
+  test("wrong code, scale or tensor-scale sizes name the field", () => {
+    const codes = Tensor.empty([4, 16], { dtype: "u8" }); // [4, 32] NVFP4 needs 64 code bytes: ok
+    const scales = Tensor.empty([8], { dtype: "u8" }); // 4 * 32/16 = 8: ok
+    const g = Tensor.fromFloat32([1], [1]);
+    expect(() => new QuantizedTensor("nvfp4", [4, 32], "linear", codes, scales, g, null)).not.toThrow();
+    expectQuartetError(() => new QuantizedTensor("nvfp4", [8, 32], "linear", codes, scales, g, null), "INVALID_ARGUMENT", ["codes", "128 bytes"]);
+    expectQuartetError(() => new QuantizedTensor("nvfp4", [4, 32], "swizzled", codes, scales, g, null), "INVALID_ARGUMENT", ["scales", "512 bytes"]);
+    expectQuartetError(() => new QuantizedTensor("nvfp4", [4, 32], "linear", codes, scales, null, null), "INVALID_ARGUMENT", ["tensorScale"]);
+    expectQuartetError(() => new QuantizedTensor("mxfp4", [4, 32], "linear", codes, Tensor.empty([4], { dtype: "u8" }), g, null), "INVALID_ARGUMENT", ["tensorScale", "mxfp4"]);
+  });
+});
