@@ -64,6 +64,8 @@ export class QuartetLinear implements Disposable {
   readonly maxTokens: number;
   readonly device: Device;
   readonly layer: number;
+  /** MS-EDEN A with the previous step's abs-max (its state travels in checkpoints: amaxState) */
+  readonly delayedAmax: boolean;
   #handle: Pointer | null;
   #tokens = 0;
 
@@ -75,6 +77,7 @@ export class QuartetLinear implements Disposable {
     this.maxTokens = o.maxTokens;
     this.device = o.device;
     this.layer = o.layer;
+    this.delayedAmax = o.delayedAmax;
     const fourSix = o.fourSix ?? o.recipe === "quartet2";
     if (o.delayedAmax && o.edenVariant !== "A") throw argumentError("QuartetLinear", "delayedAmax", 'false unless edenVariant is "A"', true);
     const flags =
@@ -155,6 +158,19 @@ export class QuartetLinear implements Disposable {
       throw err;
     }
     return dx;
+  }
+
+  /** The delayed abs-max of E and E^T that the next backward will use (valid once a backward has run). */
+  amaxState(): { valid: boolean; e: number; et: number } {
+    const v = new Float32Array(2), ok = new Int32Array(1);
+    check(native().quartet_linear_amax_state(this.#h, v, ok, 0));
+    return { valid: ok[0] === 1, e: v[0]!, et: v[1]! };
+  }
+
+  /** Restores a state read by amaxState() (e.g. from a checkpoint). */
+  setAmaxState(s: { valid: boolean; e: number; et: number }): void {
+    const v = Float32Array.of(s.e, s.et), ok = Int32Array.of(s.valid ? 1 : 0);
+    check(native().quartet_linear_amax_state(this.#h, v, ok, 1));
   }
 
   /** A copy of one quantized operand of the last call: "X" | "W" (forward), "E" | "WT" (dgrad), "ET" | "XT" (wgrad). */

@@ -525,6 +525,34 @@ QUARTET_API int32_t quartet_linear_backward(void* handle, const void* e, const f
   return QUARTET_OK;
 }
 
+QUARTET_API int32_t quartet_linear_amax_state(void* handle, float* values2, int32_t* valid, int32_t set) {
+  const char* fn = "quartet_linear_amax_state";
+  if (!handle) return fail(QUARTET_ERR_NULL_POINTER, fn, "handle must not be NULL");
+  if (!values2) return fail(QUARTET_ERR_NULL_POINTER, fn, "values2 must not be NULL");
+  if (!valid) return fail(QUARTET_ERR_NULL_POINTER, fn, "valid must not be NULL");
+  if (set != 0 && set != 1) return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "set must be 0 or 1, got %d", set);
+  Linear& L = *static_cast<Linear*>(handle);
+  float* prev = L.amax + 2 * L.amax_parity;  // the pair the next backward reads
+  if (set == 0) {
+    *valid = L.amax_valid ? 1 : 0;
+    if (L.backend == QUARTET_BACKEND_CUDA) return cuda::copy(values2, prev, 2 * sizeof(float), 1);
+    values2[0] = prev[0];
+    values2[1] = prev[1];
+    return QUARTET_OK;
+  }
+  if (*valid != 0 && *valid != 1) return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "*valid must be 0 or 1, got %d", *valid);
+  for (int i = 0; i < 2; ++i)
+    if (!(values2[i] >= 0.0f) || !is_finite(values2[i]))
+      return fail(QUARTET_ERR_INVALID_ARGUMENT, fn, "values2[%d] must be finite and >= 0, got %g", i, (double)values2[i]);
+  if (L.backend == QUARTET_BACKEND_CUDA) QUARTET_TRY(cuda::copy(prev, values2, 2 * sizeof(float), 0));
+  else {
+    prev[0] = values2[0];
+    prev[1] = values2[1];
+  }
+  L.amax_valid = *valid != 0;
+  return QUARTET_OK;
+}
+
 QUARTET_API int32_t quartet_linear_operand(void* handle, int32_t which, const uint8_t** codes, const uint8_t** scales,
                                            const float** tensor_scale, int64_t* rows, int64_t* cols, int32_t* format) {
   const char* fn = "quartet_linear_operand";

@@ -315,6 +315,10 @@ QUARTET_API int32_t quartet_linear_backward(void* handle, const void* e, const f
                                             int32_t accumulate_dw, uint32_t seed, uint32_t step);
 /* Bytes the layer keeps between forward and backward at max_tokens (what the recipe saves). */
 QUARTET_API int32_t quartet_linear_saved_bytes(void* handle, int64_t* bytes);
+/* The delayed abs-max state (QUARTET_LINEAR_DELAYED_AMAX, §5.11), for checkpoints: values2 (host) = the abs-max
+ * of E and E^T that the next backward will use; valid = 0 until a backward has run (the next backward then
+ * uses the current abs-max). set = 0 reads the state, set = 1 restores it. */
+QUARTET_API int32_t quartet_linear_amax_state(void* handle, float* values2, int32_t* valid, int32_t set);
 /* The quantized operands of the last forward/backward, for tests: which = 0 Xq, 1 Wq, 2 E', 3 W', 4 E'', 5 X''.
  * Pointers into the handle's workspace (backend memory), valid until the next call on the handle. */
 QUARTET_API int32_t quartet_linear_operand(void* handle, int32_t which, const uint8_t** codes,

@@ -133,8 +133,10 @@ export class LlamaModel implements LanguageModel {
         const down = this.#param(name("down"), [d, h], projStd, true);
         const linear = (p: Parameter, slot: number): QuartetLinear => {
           const recipe: Recipe = recipeFor(policy, l, L, p.name);
+          const quartet2 = recipe === "quartet2";
           const lin = new QuartetLinear({ recipe, inFeatures: p.data.shape[1]!, outFeatures: p.data.shape[0]!, maxTokens: T,
-            layer: 4 * l + slot, device: dev });
+            layer: 4 * l + slot, device: dev, edenVariant: quartet2 ? config.edenVariant ?? "B" : "B",
+            delayedAmax: quartet2 && (config.delayedAmax ?? false) });
           this.#linears.push(lin);
           return lin;
         };
@@ -408,6 +410,27 @@ export class LlamaModel implements LanguageModel {
     let linearSaved = 0;
     for (const l of this.#linears) linearSaved += l.savedBytes;
     return { tensors, linearSaved };
+  }
+
+  /** The state that is not a parameter but must survive a checkpoint: each linear's delayed abs-max (§5.11).
+   * Empty unless delayed abs-max is on. */
+  extraState(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const lin of this.#linears) {
+      if (!lin.delayedAmax) continue;
+      const s = lin.amaxState();
+      out[`amax.layer${lin.layer}`] = [s.valid ? 1 : 0, s.e, s.et];
+    }
+    return out;
+  }
+
+  loadExtraState(state: Record<string, number[]>): void {
+    for (const lin of this.#linears) {
+      const v = state[`amax.layer${lin.layer}`];
+      if (!lin.delayedAmax || !v) continue;
+      if (v.length !== 3) throw new QuartetError("INVALID_ARGUMENT", `LlamaModel.loadExtraState: amax.layer${lin.layer} must be [valid, e, et]`);
+      lin.setAmaxState({ valid: v[0] === 1, e: v[1]!, et: v[2]! });
+    }
   }
 
   dispose(): void {

@@ -15,6 +15,9 @@ export interface ModelConfig {
   /** the recipe of the four linears of each block (embedding, norms, attention math, LM head stay BF16/FP32) */
   recipe: Recipe;
   policy?: PrecisionPolicy;
+  /** Quartet II options of the block linears (src/linear.ts): MS-EDEN variant and delayed abs-max (§5.11) */
+  edenVariant?: "A" | "B";
+  delayedAmax?: boolean;
   device: Device;
   /** micro-batch size in sequences (buffers are preallocated for batch * seqLen tokens) */
   batchSize: number;

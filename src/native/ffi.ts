@@ -73,6 +73,7 @@ const SYMBOLS = {
   quartet_linear_forward: { args: [ptr, ptr, i32, i64, ptr, ptr, u32, u32], returns: i32 },
   quartet_linear_backward: { args: [ptr, ptr, ptr, ptr, ptr, i32, u32, u32], returns: i32 },
   quartet_linear_saved_bytes: { args: [ptr, ptr], returns: i32 },
+  quartet_linear_amax_state: { args: [ptr, ptr, ptr, i32], returns: i32 },
   quartet_linear_operand: { args: [ptr, i32, ptr, ptr, ptr, ptr, ptr, ptr], returns: i32 },
   // optimizer (quartet.h "Optimizer"): backend count tensors sizes sumsq / backend w grad m v n step lr beta1
   // beta2 eps weight_decay grad_scale

@@ -40,6 +40,8 @@ export const RULES = {
   },
   out: { schema: z.string().min(1), allowed: "a non-empty path", flag: "--out", help: "folder holding the runs (default runs)" },
   recipe: { schema: z.enum(RECIPES), allowed: `one of ${enumText(RECIPES)}`, flag: "--recipe", help: "linear-layer recipe (quartet2 = Quartet II)" },
+  edenVariant: { schema: z.enum(["A", "B"]), allowed: 'one of "A", "B"', flag: "--eden-variant", help: "quartet2: MS-EDEN variant of the backward (B = post-hoc range alignment, A = the paper's form)" },
+  amax: { schema: z.enum(["current", "delayed"]), allowed: 'one of "current", "delayed"', flag: "--amax", help: "quartet2 with --eden-variant A: current or previous step's abs-max of E and E^T (kept in checkpoints)" },
   device: { schema: z.enum(DEVICES), allowed: `one of ${enumText(DEVICES)}`, flag: "--device", help: "auto = cuda when a GPU is present, else cpu" },
   threads: intRule(0, 1024, "--threads", "CPU threads of the native library (0 = all cores)"),
   seed: intRule(0, U32_MAX, "--seed", "seeds the initialization, the data order and every quantizer draw"),
@@ -98,6 +100,8 @@ export class ConfigError extends Error {
 const COMMON_DEFAULTS = {
   out: "runs",
   recipe: "quartet2" as Recipe,
+  edenVariant: "B" as const,
+  amax: "current" as const,
   device: "auto" as const,
   threads: 0,
   seed: 0,
@@ -247,6 +251,8 @@ export function resolveConfig(fileConfig: RawConfig, flags: RawConfig, fileName 
   if (c.dModel % c.nHeads !== 0)
     throw new ConfigError(`dModel (${c.dModel}) must be a multiple of nHeads (${c.nHeads}): the head dim is dModel / nHeads`);
   if ((c.dModel / c.nHeads) % 2 !== 0) throw new ConfigError(`the head dim dModel / nHeads = ${c.dModel / c.nHeads} must be even (RoPE rotates pairs)`);
+  if (c.amax === "delayed" && c.edenVariant !== "A")
+    throw new ConfigError(`--amax delayed needs --eden-variant A (variant B has no abs-max pass), got --eden-variant ${c.edenVariant}`);
   if (c.recipe === "quartet2") {
     for (const [k, v] of [["dModel", c.dModel], ["mlpHidden", c.mlpHidden]] as const)
       if (v % 128 !== 0) throw new ConfigError(`recipe quartet2 needs ${k} to be a multiple of 128 (its Hadamard dimension), got ${v}`);

@@ -112,6 +112,8 @@ function modelConfigOf(c: TrainConfig, vocab: number, device: Device): ModelConf
     mlpHidden: c.mlpHidden,
     seqLen: c.seq,
     recipe: c.recipe,
+    edenVariant: c.edenVariant,
+    delayedAmax: c.amax === "delayed",
     device,
     batchSize: c.batch,
     initSeed: c.seed,

@@ -14,11 +14,12 @@ import { train } from "../../src/train/trainer.ts";
 // Whole training runs: minutes on a loaded 2-core machine, far past bun's 5 s default.
 setDefaultTimeout(300_000);
 
-test("Llama + Quartet II on the CPU: resume is bit-identical to an uninterrupted run", async () => {
+for (const variant of [{ label: "MS-EDEN B", extra: {} }, { label: "MS-EDEN A with the delayed abs-max (its state rides in the checkpoint)", extra: { edenVariant: "A", amax: "delayed" } }] as const)
+test(`Llama + Quartet II (${variant.label}) on the CPU: resume is bit-identical to an uninterrupted run`, async () => {
   const out = mkdtempSync(join(tmpdir(), "quartet-llama-resume-"));
   const cfg = (name: string) =>
     resolveConfig({}, { out, name, device: "cpu", recipe: "quartet2", batch: 1, seq: 128, steps: 6, evalEvery: 3, evalBatches: 1,
-      checkpointEvery: 3, sampleTokens: 0, lr: 3e-3 });
+      checkpointEvery: 3, sampleTokens: 0, lr: 3e-3, ...variant.extra });
   const hooks = (stopAfterStep?: number) => ({ createModel: createLlama, write: () => {}, tty: false, measureMfu: false, stopAfterStep });
   await train(cfg("full"), null, hooks());
   await train(cfg("split"), null, hooks(4));
