@@ -92,3 +92,42 @@ describe.skipIf(!HAVE_CUDA)("linear: CUDA == CPU", () => {
     });
   }
 });
+
+describe.skipIf(!HAVE_CUDA)("linear: delayed abs-max state on CUDA", () => {
+  test("CUDA and CPU keep the same state, and a restored CUDA layer continues like the CPU one", () => {
+    const t = 128, k = 128, n = 128;
+    const xs = gaussian(t * k, 61), ws = gaussian(n * k, 62, 0.05);
+    const es = [0, 1, 2].map((s) => gaussian(t * n, 63 + s, 1 + s));
+    const opts = { recipe: "quartet2" as const, inFeatures: k, outFeatures: n, maxTokens: t, edenVariant: "A" as const, delayedAmax: true };
+    const make = (device: "cpu" | "cuda") => ({
+      x: Tensor.fromFloat32(xs, [t, k], { dtype: "bf16", device }),
+      w: Tensor.fromFloat32(ws, [n, k], { device }),
+      e: es.map((v) => Tensor.fromFloat32(v, [t, n], { dtype: "bf16", device })),
+      dw: Tensor.zeros([n, k], { device }),
+      L: new QuartetLinear({ ...opts, device }),
+    });
+    const cpu = make("cpu"), gpu = make("cuda");
+    for (const side of [cpu, gpu])
+      for (let s = 0; s < 2; ++s) {
+        side.L.forward(side.x, side.w, { seed: 7, step: s }).dispose();
+        side.L.backward(side.e[s]!, side.w, side.dw, { seed: 7, step: s })!.dispose();
+      }
+    const state = gpu.L.amaxState();
+    expect(state).toEqual(cpu.L.amaxState());
+    const restored = new QuartetLinear({ ...opts, device: "cuda" });
+    restored.setAmaxState(state);
+    expect(restored.amaxState()).toEqual(state);
+    const et = (L: QuartetLinear, side: ReturnType<typeof make>) => {
+      L.forward(side.x, side.w, { seed: 7, step: 2 }).dispose();
+      L.backward(side.e[2]!, side.w, side.dw, { seed: 7, step: 2 })!.dispose();
+      using q = L.operand("ET");
+      return q.codes.toBytes();
+    };
+    expect(Buffer.compare(Buffer.from(et(restored, gpu)), Buffer.from(et(cpu.L, cpu)))).toBe(0);
+    for (const side of [cpu, gpu]) {
+      side.L.dispose();
+      for (const x of [side.x, side.w, side.dw, ...side.e]) x.dispose();
+    }
+    restored.dispose();
+  });
+});
