@@ -86,8 +86,8 @@ export class QuantizedTensor implements Disposable {
     };
     u8("codes", codes, (R * K) / 2);
     u8("scales", scales, scalesBytes(R, K / BLOCK_SIZE[format], scaleLayout));
-    if (format === "nvfp4" && (!(tensorScale instanceof Tensor) || tensorScale.dtype !== "f32" || tensorScale.numel !== 1))
-      throw argumentError(fn, "tensorScale", "a 1-element f32 Tensor for nvfp4", tensorScale === null ? null : `${tensorScale}`);
+    if (format === "nvfp4" && tensorScale !== null && (!(tensorScale instanceof Tensor) || tensorScale.dtype !== "f32" || tensorScale.numel !== 1))
+      throw argumentError(fn, "tensorScale", "a 1-element f32 Tensor (or null: g = 1) for nvfp4", `${tensorScale}`);
     if (format === "mxfp4" && tensorScale !== null) throw argumentError(fn, "tensorScale", "null for mxfp4", `${tensorScale}`);
     if (mask !== null) u8("mask", mask, (R * K) / 8);
     sameDevice(fn, { codes, scales, tensorScale, mask });

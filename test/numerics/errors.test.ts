@@ -192,7 +192,8 @@ describe("hand-built quantized tensors are checked before any native call", () =
     expect(() => new QuantizedTensor("nvfp4", [4, 32], "linear", codes, scales, g, null)).not.toThrow();
     expectQuartetError(() => new QuantizedTensor("nvfp4", [8, 32], "linear", codes, scales, g, null), "INVALID_ARGUMENT", ["codes", "128 bytes"]);
     expectQuartetError(() => new QuantizedTensor("nvfp4", [4, 32], "swizzled", codes, scales, g, null), "INVALID_ARGUMENT", ["scales", "512 bytes"]);
-    expectQuartetError(() => new QuantizedTensor("nvfp4", [4, 32], "linear", codes, scales, null, null), "INVALID_ARGUMENT", ["tensorScale"]);
+    expect(() => new QuantizedTensor("nvfp4", [4, 32], "linear", codes, scales, null, null)).not.toThrow(); // g = 1
+    expectQuartetError(() => new QuantizedTensor("nvfp4", [4, 32], "linear", codes, scales, Tensor.fromFloat32([1, 2], [2]), null), "INVALID_ARGUMENT", ["tensorScale"]);
     expectQuartetError(() => new QuantizedTensor("mxfp4", [4, 32], "linear", codes, Tensor.empty([4], { dtype: "u8" }), g, null), "INVALID_ARGUMENT", ["tensorScale", "mxfp4"]);
   });
 });
