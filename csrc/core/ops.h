@@ -138,6 +138,33 @@ struct MaskRhtArgs {      // out = RHT(x (.) mask) row-wise (Quartet v1 backward
   bool accumulate;        // F32 out only: out += result
 };
 
+// The quantize call a requantize is equal to (§5.8): the logical matrix is the decoded source transposed, so
+// x is unset (each backend reads the decoded source itself) and no abs-max override or trust mask applies.
+inline QuantizeArgs requantize_target(const RequantizeArgs& a) {
+  QuantizeArgs q{};
+  q.format = a.format;
+  q.method = a.method;
+  q.x = nullptr;
+  q.x_dtype = QUARTET_DTYPE_F32;
+  q.rows = a.rows;
+  q.cols = a.cols;
+  q.transpose = true;
+  q.R = a.cols;
+  q.K = a.rows;
+  q.rht = a.rht;
+  q.seed = a.seed;
+  q.step = a.step;
+  q.tag = a.tag;
+  q.amax_override = nullptr;
+  q.amax_out = nullptr;
+  q.scale_layout = a.scale_layout;
+  q.codes = a.codes;
+  q.scales = a.scales;
+  q.tensor_scale = a.tensor_scale;
+  q.trust_mask = nullptr;
+  return q;
+}
+
 inline int32_t block_size(int32_t format) { return format == QUARTET_FORMAT_MXFP4 ? 32 : 16; }
 
 // Each backend implements these (returning QUARTET_OK or fail(...)). `fn` is the public name for errors.

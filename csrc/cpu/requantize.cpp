@@ -13,27 +13,7 @@ namespace cpu {
 
 int32_t requantize(const RequantizeArgs& a) {
   const char* fn = "quartet_requantize";
-  QuantizeArgs q{};
-  q.format = a.format;
-  q.method = a.method;
-  q.x = nullptr;  // the source is the decoded src, read below
-  q.x_dtype = QUARTET_DTYPE_F32;
-  q.rows = a.rows;
-  q.cols = a.cols;
-  q.transpose = true;
-  q.R = a.cols;
-  q.K = a.rows;
-  q.rht = a.rht;
-  q.seed = a.seed;
-  q.step = a.step;
-  q.tag = a.tag;
-  q.amax_override = nullptr;
-  q.amax_out = nullptr;
-  q.scale_layout = a.scale_layout;
-  q.codes = a.codes;
-  q.scales = a.scales;
-  q.tensor_scale = a.tensor_scale;
-  q.trust_mask = nullptr;
+  const QuantizeArgs q = requantize_target(a);
 
   float* y = working_copy(q.R * q.K);
   if (!y)

@@ -7,33 +7,6 @@ namespace cuda {
 
 namespace {
 
-__device__ __forceinline__ void put16(float* dst, const float (&v)[16], bool vec) {
-  if (vec) {
-#pragma unroll
-    for (int i = 0; i < 16; i += 4) *reinterpret_cast<float4*>(dst + i) = make_float4(v[i], v[i + 1], v[i + 2], v[i + 3]);
-  } else {
-#pragma unroll
-    for (int i = 0; i < 16; ++i) dst[i] = v[i];
-  }
-}
-
-__device__ __forceinline__ void put16(__nv_bfloat16* dst, const float (&v)[16], bool vec) {
-  uint32_t w[8];
-#pragma unroll
-  for (int j = 0; j < 8; ++j) w[j] = (uint32_t)f32_to_bf16(v[2 * j]) | ((uint32_t)f32_to_bf16(v[2 * j + 1]) << 16);
-  if (vec) {
-    reinterpret_cast<uint4*>(dst)[0] = make_uint4(w[0], w[1], w[2], w[3]);
-    reinterpret_cast<uint4*>(dst)[1] = make_uint4(w[4], w[5], w[6], w[7]);
-  } else {
-    uint16_t* h = reinterpret_cast<uint16_t*>(dst);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      h[2 * j] = (uint16_t)w[j];
-      h[2 * j + 1] = (uint16_t)(w[j] >> 16);
-    }
-  }
-}
-
 struct DequantParams {
   const uint8_t* codes;
   const uint8_t* scales;
@@ -69,7 +42,7 @@ __global__ void __launch_bounds__(kThreads) dequant_runs(DequantParams p, Tout* 
       const uint32_t code = ((e < 8 ? cw.x : cw.y) >> (4 * (e & 7))) & 15u;
       v[e] = p.mx ? e2m1_value(code) * s : (e2m1_value(code) * s) * g;
     }
-    put16(out + 16 * u, v, p.out_vec);
+    store16(out + 16 * u, v, p.out_vec);
     c += sc;
     r += sr;
     if (c >= kb) { c -= kb; ++r; }

@@ -330,5 +330,33 @@ struct Tiled {
   }
 };
 
+// Writes 16 float values as F32 or BF16 (RNE); vec = the destination is 16-byte aligned.
+__device__ __forceinline__ void store16(float* dst, const float (&y)[16], bool vec) {
+  if (vec) {
+#pragma unroll
+    for (int v = 0; v < 16; v += 4) *reinterpret_cast<float4*>(dst + v) = make_float4(y[v], y[v + 1], y[v + 2], y[v + 3]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) dst[i] = y[i];
+  }
+}
+
+__device__ __forceinline__ void store16(__nv_bfloat16* dst, const float (&y)[16], bool vec) {
+  uint32_t w[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) w[j] = (uint32_t)f32_to_bf16(y[2 * j]) | ((uint32_t)f32_to_bf16(y[2 * j + 1]) << 16);
+  if (vec) {
+    reinterpret_cast<uint4*>(dst)[0] = make_uint4(w[0], w[1], w[2], w[3]);
+    reinterpret_cast<uint4*>(dst)[1] = make_uint4(w[4], w[5], w[6], w[7]);
+  } else {
+    uint16_t* h = reinterpret_cast<uint16_t*>(dst);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      h[2 * j] = (uint16_t)w[j];
+      h[2 * j + 1] = (uint16_t)(w[j] >> 16);
+    }
+  }
+}
+
 }  // namespace cuda
 }  // namespace quartet

@@ -10,27 +10,7 @@ namespace cuda {
 
 int32_t requantize(const RequantizeArgs& a) {
   const char* fn = "quartet_requantize";
-  QuantizeArgs q{};
-  q.format = a.format;
-  q.method = a.method;
-  q.x = nullptr;
-  q.x_dtype = QUARTET_DTYPE_F32;
-  q.rows = a.rows;
-  q.cols = a.cols;
-  q.transpose = true;
-  q.R = a.cols;
-  q.K = a.rows;
-  q.rht = a.rht;
-  q.seed = a.seed;
-  q.step = a.step;
-  q.tag = a.tag;
-  q.amax_override = nullptr;
-  q.amax_out = nullptr;
-  q.scale_layout = a.scale_layout;
-  q.codes = a.codes;
-  q.scales = a.scales;
-  q.tensor_scale = a.tensor_scale;
-  q.trust_mask = nullptr;
+  const QuantizeArgs q = requantize_target(a);
   TransposedLoader ld{};
   ld.kind = TransposedLoader::kQuantized;
   ld.src = QuantizedSource{a.src_codes, a.src_scales, a.src_tensor_scale, a.src_format == QUARTET_FORMAT_MXFP4,

@@ -22,7 +22,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import {
   buildInfo,
   check,
-  cudaAvailable,
   fp4Gemm,
   gemm,
   native,
@@ -31,20 +30,12 @@ import {
   type ScaleLayout,
 } from "../../src/index.ts";
 import { expectQuartetError } from "../helpers/quartet.ts";
+import { gpuEnv } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/random.ts";
 import { expectWithin, fp4Reference as reference, onDevice, randomOperand, type Operand } from "../helpers/fp4_operands.ts";
 import { fl, gamma, gemm64, gemmTN64, U_BF16 } from "../helpers/reference.ts";
 
-function probe(): { ok: boolean; reason: string } {
-  try {
-    if (!cudaAvailable()) return { ok: false, reason: "no CUDA device (or the library was built without CUDA)" };
-    return { ok: true, reason: "" };
-  } catch (e) {
-    return { ok: false, reason: `the native library could not be used: ${(e as Error).message.split("\n")[0]}` };
-  }
-}
-const env = probe();
-if (!env.ok) console.warn(`[skip] test/gpu/gemm.test.ts: ${env.reason}`);
+const env = gpuEnv("test/gpu/gemm.test.ts");
 
 const PATH_AUTO = 0, PATH_MMA = 1, PATH_WGMMA = 2, PATH_BUILTIN = 6;
 function setPath(p: number): void {

@@ -19,7 +19,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import {
   buildInfo,
   check,
-  cudaAvailable,
   fp4Gemm,
   gemm,
   native,
@@ -28,22 +27,14 @@ import {
   type ScaleLayout,
 } from "../../src/index.ts";
 import { expectQuartetError } from "../helpers/quartet.ts";
+import { gpuEnv } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/random.ts";
 import { expectWithin, fp4Reference as reference, onDevice, randomOperand, type Operand } from "../helpers/fp4_operands.ts";
 import { fl, gamma, gemm64, U_BF16 } from "../helpers/reference.ts";
 
 // ---- environment -------------------------------------------------------------------------------------
 
-function probe(): { ok: boolean; reason: string } {
-  try {
-    if (!cudaAvailable()) return { ok: false, reason: "no CUDA device (or the library was built without CUDA)" };
-    return { ok: true, reason: "" };
-  } catch (e) {
-    return { ok: false, reason: `the native library could not be used: ${(e as Error).message.split("\n")[0]}` };
-  }
-}
-const env = probe();
-if (!env.ok) console.warn(`[skip] test/gpu/gemm_sm120.test.ts: ${env.reason}`);
+const env = gpuEnv("test/gpu/gemm_sm120.test.ts");
 
 const PATH_AUTO = 0, PATH_SM120_EMULATED = 4, PATH_CUBLASLT = 5;
 function setPath(p: number): void {

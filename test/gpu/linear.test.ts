@@ -2,17 +2,11 @@
  * backends (the quantizers are bit-exact), and each output is within the FP32-accumulation bound of the
  * float64 GEMM of those operands. Skips without a CUDA device. */
 import { describe, expect, test } from "bun:test";
-import { cudaAvailable, dequantize, QuartetLinear, Tensor, type Recipe } from "../../src/index.ts";
+import { dequantize, QuartetLinear, Tensor, type Recipe } from "../../src/index.ts";
 import { gaussian } from "../helpers/random.ts";
+import { gpuEnv } from "../helpers/gpu.ts";
 
-const HAVE_CUDA = (() => {
-  try {
-    return cudaAvailable();
-  } catch {
-    return false;
-  }
-})();
-if (!HAVE_CUDA) console.log("test/gpu/linear.test.ts: skipped — no CUDA device or the library has no CUDA backend");
+const HAVE_CUDA = gpuEnv("test/gpu/linear.test.ts").ok;
 
 const U = 2 ** -24;
 const T = 256, K = 384, N = 256;

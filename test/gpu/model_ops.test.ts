@@ -11,22 +11,17 @@
  *  - the model (bf16 recipe, tiny preset): losses within 1e-2, every gradient within 5% (L2) of the CPU's.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cudaAvailable, deviceMemoryInUse, synchronize, Tensor } from "../../src/index.ts";
+import { deviceMemoryInUse, synchronize, Tensor } from "../../src/index.ts";
 import { check, native } from "../../src/native/ffi.ts";
 import { LlamaModel } from "../../src/model/llama.ts";
 import * as ops from "../../src/model/ops.ts";
 import { modelConfig } from "../../src/model/presets.ts";
 import { gaussian } from "../helpers/random.ts";
+import { gpuEnv } from "../helpers/gpu.ts";
 
 setDefaultTimeout(120_000);
 
-const gpu = (() => {
-  try {
-    return cudaAvailable();
-  } catch {
-    return false;
-  }
-})();
+const gpu = gpuEnv("test/gpu/model_ops.test.ts").ok;
 const gpuTest = gpu ? test : test.skip;
 
 type Dev = "cpu" | "cuda";

@@ -18,7 +18,6 @@ import { describe, expect, test } from "bun:test";
 import {
   absmax,
   check,
-  cudaAvailable,
   dequantize,
   native,
   quantize,
@@ -33,18 +32,10 @@ import {
   type Rounding,
   type ScaleLayout,
 } from "../../src/index.ts";
+import { gpuEnv } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/random.ts";
 
-function probe(): { ok: boolean; reason: string } {
-  try {
-    if (!cudaAvailable()) return { ok: false, reason: "no CUDA device (or the library was built without CUDA)" };
-    return { ok: true, reason: "" };
-  } catch (e) {
-    return { ok: false, reason: `the native library could not be used: ${(e as Error).message.split("\n")[0]}` };
-  }
-}
-const env = probe();
-if (!env.ok) console.warn(`[skip] test/gpu/quantize.test.ts: ${env.reason}`);
+const env = gpuEnv("test/gpu/quantize.test.ts");
 const gpuTest = env.ok ? test : test.skip;
 
 // ---- data ---------------------------------------------------------------------------------------------

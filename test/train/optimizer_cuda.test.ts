@@ -1,17 +1,12 @@
 /** The optimizer ops on CUDA return the CPU's bits (quartet_sum_squares' fixed tree order and
  * quartet_adamw_step's float32 formula). Runs only where a CUDA device is present. */
 import { expect, test } from "bun:test";
-import { cudaAvailable, native, Tensor } from "../../src/index.ts";
+import { native, Tensor } from "../../src/index.ts";
 import { sumSquares } from "../../src/train/optimizer.ts";
 import { gaussian } from "../helpers/random.ts";
+import { gpuEnv } from "../helpers/gpu.ts";
 
-const hasCuda = (() => {
-  try {
-    return cudaAvailable();
-  } catch {
-    return false;
-  }
-})();
+const hasCuda = gpuEnv("test/train/optimizer_cuda.test.ts").ok;
 
 test.skipIf(!hasCuda)("sum of squares: CUDA equals CPU bit for bit (one to three tree levels)", () => {
   const xs = [1, 1000, 1025, 1024 * 1024 + 5, 3 * 1024 * 1024 + 1].map((n, i) => gaussian(n, 300 + i));
